@@ -1,0 +1,96 @@
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { AnalyticsBatch } from '../state/store.ts';
+import type { AnalyticsSink } from './sink.ts';
+
+export interface ClickHouseOptions {
+  url: string;
+  database: string;
+  username: string;
+  password: string;
+}
+
+const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * Per-item, per-minute views and clicks in ClickHouse. Rows carry the identity
+ * of their source batch and the table collapses equal keys (ReplacingMergeTree),
+ * so a batch written twice counts once: queries read it with FINAL.
+ *
+ * The SQL runs on ClickHouse 18.16 (no query parameters, LowCardinality,
+ * DateTime64 or TTL there) and on current releases. Only validated identifiers
+ * are pasted into statements; values travel as JSONEachRow data.
+ */
+export class ClickHouseSink implements AnalyticsSink {
+  readonly kind = 'clickhouse' as const;
+  readonly client: ClickHouseClient;
+  readonly database: string;
+
+  constructor(options: ClickHouseOptions) {
+    if (!DATABASE_NAME.test(options.database)) {
+      throw new Error(`CLICKHOUSE_DATABASE must match ${DATABASE_NAME}, got "${options.database}"`);
+    }
+    this.database = options.database;
+    this.client = createClient({
+      url: options.url,
+      username: options.username,
+      password: options.password,
+      request_timeout: 30_000,
+      keep_alive: { enabled: true, idle_socket_ttl: 1_500 },
+    });
+  }
+
+  /** Creates the database and tables if missing. */
+  async migrate(): Promise<void> {
+    await this.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.database}` });
+    await this.client.command({
+      query: `CREATE TABLE IF NOT EXISTS ${this.database}.item_minute (
+        minute DateTime,
+        item_id String,
+        views UInt64,
+        clicks UInt64,
+        batch_id String
+      ) ENGINE = ReplacingMergeTree()
+      PARTITION BY toYYYYMM(minute)
+      ORDER BY (item_id, minute, batch_id)`,
+    });
+  }
+
+  async write(batches: readonly AnalyticsBatch[]): Promise<void> {
+    const values = batches.flatMap((batch) =>
+      batch.rows.map((row) => ({
+        minute: row.minute,
+        item_id: row.itemId,
+        views: row.views,
+        clicks: row.clicks,
+        batch_id: batch.batchId,
+      })),
+    );
+    if (values.length === 0) return;
+    await this.client.insert({ table: `${this.database}.item_minute`, values, format: 'JSONEachRow' });
+  }
+
+  /** All-time views and clicks per item, each batch counted once. */
+  async itemTotals(): Promise<Map<string, { views: number; clicks: number }>> {
+    const result = await this.client.query({
+      query: `SELECT item_id, sum(views) AS views, sum(clicks) AS clicks
+        FROM ${this.database}.item_minute FINAL GROUP BY item_id`,
+      format: 'JSONEachRow',
+    });
+    const rows = await result.json<{ item_id: string; views: string | number; clicks: string | number }>();
+    return new Map(rows.map((r) => [r.item_id, { views: Number(r.views), clicks: Number(r.clicks) }]));
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.client.ping()).success;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+export class NoAnalytics implements AnalyticsSink {
+  readonly kind = 'none' as const;
+  async write(): Promise<void> {}
+  async close(): Promise<void> {}
+}

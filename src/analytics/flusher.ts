@@ -1,0 +1,93 @@
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { StateStore } from '../state/store.ts';
+import type { AnalyticsSink } from './sink.ts';
+
+export interface FlusherOptions {
+  store: StateStore;
+  sink: AnalyticsSink;
+  metrics: Metrics;
+  logger: Logger;
+  intervalMs: number;
+  /** Batches read from the outbox per write. */
+  chunk?: number;
+  /** Pending batches at which `waitForRoom` holds the pipeline back. */
+  maxPending: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Moves aggregates from the state store's outbox to the analytics store. The
+ * outbox entry is written in the same transaction as the state, and removed
+ * only after the analytics store took it; a write repeated after a crash
+ * carries the same batch id and counts once.
+ */
+export class AnalyticsFlusher {
+  private readonly options: FlusherOptions;
+  private readonly logger: Logger;
+  private pending = 0;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(options: FlusherOptions) {
+    this.options = options;
+    this.logger = options.logger.child({ component: 'analytics' });
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Writes everything pending now; throws if the analytics store refuses. */
+  async flush(): Promise<number> {
+    const { store, sink, metrics } = this.options;
+    let written = 0;
+    for (;;) {
+      const batches = await store.pendingAnalytics(this.options.chunk ?? 200);
+      if (batches.length === 0) break;
+      const timer = metrics.analyticsFlushSeconds.startTimer();
+      await sink.write(batches);
+      timer();
+      await store.ackAnalytics(batches.map((b) => b.batchId));
+      written += batches.length;
+    }
+    this.pending = await store.pendingAnalyticsCount();
+    metrics.analyticsPending.set(this.pending);
+    return written;
+  }
+
+  /** Resolves while the outbox is below its bound; otherwise waits for the flusher to drain it. */
+  async waitForRoom(): Promise<void> {
+    while (!this.stopped && this.pending >= this.options.maxPending) {
+      await sleep(Math.min(this.options.intervalMs, 500));
+      this.pending = await this.options.store.pendingAnalyticsCount();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    try {
+      await this.flush();
+    } catch (err) {
+      this.logger.warn({ err }, 'final analytics flush failed; pending aggregates stay in the outbox');
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        await this.flush();
+        failures = 0;
+        await sleep(this.options.intervalMs);
+      } catch (err) {
+        failures++;
+        this.options.metrics.analyticsFlushErrors.inc();
+        this.logger.warn({ err, failures }, 'analytics write failed; retrying');
+        await sleep(Math.min(this.options.intervalMs * 2 ** failures, 30_000));
+      }
+    }
+  }
+}

@@ -1,0 +1,152 @@
+import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
+import { AnalyticsFlusher } from './analytics/flusher.ts';
+import { ClickHouseSink, NoAnalytics } from './analytics/clickhouse.ts';
+import type { AnalyticsSink } from './analytics/sink.ts';
+import { buildApi, type EventIntake } from './api/server.ts';
+import type { FreshetConfig } from './config/env.ts';
+import { loadModelParams } from './config/model-file.ts';
+import type { Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { OnlineModel } from './model/online-mf.ts';
+import { BatchProcessor } from './pipeline/processor.ts';
+import { EmbeddedSource, applyWork } from './pipeline/stream.ts';
+import type { DeadLetter, DeadLetterSink } from './pipeline/types.ts';
+import { ItemIndex } from './serve/item-index.ts';
+import { Recommender } from './serve/recommender.ts';
+import { KafkaIngest } from './sources/kafka.ts';
+import { MemoryStateStore } from './state/memory.ts';
+import { RedisStateStore } from './state/redis.ts';
+import type { StateStore } from './state/store.ts';
+
+/** Dead letters of the embedded mode: logged and kept in a bounded ring. */
+class LoggedDeadLetters implements DeadLetterSink {
+  readonly recent: DeadLetter[] = [];
+  private readonly logger: Logger;
+  constructor(logger: Logger) {
+    this.logger = logger;
+  }
+  async send(letters: readonly DeadLetter[]): Promise<void> {
+    for (const letter of letters) {
+      this.logger.info({ field: letter.field, reason: letter.reason, offset: letter.offset }, 'event rejected');
+      this.recent.push(letter);
+    }
+    this.recent.splice(0, Math.max(0, this.recent.length - 1000));
+  }
+}
+
+export interface Engine {
+  config: FreshetConfig;
+  api: FastifyInstance;
+  store: StateStore;
+  sink: AnalyticsSink;
+  metrics: Metrics;
+  model: OnlineModel;
+  /** Input of the embedded mode; undefined when events come from Kafka. */
+  embedded: EmbeddedSource | undefined;
+  flusher: AnalyticsFlusher | undefined;
+  /** Starts consuming and serving; resolves with the API's address. */
+  start(): Promise<string>;
+  /** Graceful stop: no new input, in-flight batch applied and committed, stores flushed and closed. */
+  stop(): Promise<void>;
+}
+
+export function createEngine(config: FreshetConfig, logger: Logger, registry = new Registry()): Engine {
+  const params = loadModelParams(config.pipelinesDir);
+  const metrics = createMetrics(registry);
+  const model = new OnlineModel(params);
+  const store: StateStore = config.redisUrl
+    ? new RedisStateStore({ url: config.redisUrl, prefix: config.redisPrefix, dimensions: params.dimensions })
+    : new MemoryStateStore();
+  const clickhouse = config.clickhouse ? new ClickHouseSink(config.clickhouse) : undefined;
+  const sink: AnalyticsSink = clickhouse ?? new NoAnalytics();
+  const flusher = clickhouse
+    ? new AnalyticsFlusher({
+        store,
+        sink,
+        metrics,
+        logger,
+        intervalMs: config.analytics.flushMs,
+        maxPending: config.analytics.maxPending,
+      })
+    : undefined;
+
+  const deadLetters = new LoggedDeadLetters(logger.child({ component: 'dead-letters' }));
+  let kafka: KafkaIngest | undefined;
+  const processor = new BatchProcessor({
+    store,
+    model,
+    deadLetters: { send: (letters) => (kafka ?? deadLetters).send(letters) },
+    metrics,
+    logger: logger.child({ component: 'pipeline' }),
+    group: config.kafka?.groupId ?? 'embedded',
+    maxEvents: config.batch.maxEvents,
+    analytics: clickhouse !== undefined,
+    maxFutureMs: config.maxFutureMs,
+    beforeChunk: flusher ? () => flusher.waitForRoom() : undefined,
+  });
+
+  let embedded: EmbeddedSource | undefined;
+  let intake: EventIntake;
+  if (config.kafka) {
+    const k = config.kafka;
+    kafka = new KafkaIngest({ ...k, maxEvents: config.batch.maxEvents, processor, logger });
+    const producer = kafka;
+    intake = { submit: (events) => producer.produce(events), full: () => false };
+  } else {
+    embedded = new EmbeddedSource({
+      topic: 'http',
+      maxEvents: config.batch.maxEvents,
+      maxMs: config.batch.maxMs,
+      maxPending: config.maxPendingEvents,
+    });
+    const source = embedded;
+    intake = { submit: (events) => source.submit(events), full: (n) => source.full(n) };
+  }
+
+  const index = new ItemIndex(store, params.dimensions);
+  const recommender = new Recommender(store, index, params, config.indexMaxStalenessMs);
+  const api = buildApi({
+    recommender,
+    intake,
+    metrics,
+    logger,
+    ready: async () => (await store.ping()) && (clickhouse === undefined || (await clickhouse.ping().catch(() => false))),
+  });
+
+  let pipeline: ReturnType<typeof applyWork> | undefined;
+  const work$ = kafka?.work$ ?? embedded?.work$;
+
+  return {
+    config,
+    api,
+    store,
+    sink,
+    metrics,
+    model,
+    embedded,
+    flusher,
+    async start() {
+      await clickhouse?.migrate();
+      flusher?.start();
+      if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }));
+      if (kafka && config.kafka) {
+        const k = config.kafka;
+        await kafka.start([k.eventsTopic, k.deadLetterTopic, k.contentsTopic]);
+      }
+      return api.listen({ port: config.port, host: config.host });
+    },
+    async stop() {
+      await api.close();
+      await kafka?.stop();
+      if (embedded) {
+        embedded.close();
+        await pipeline?.drained;
+      }
+      pipeline?.subscription.unsubscribe();
+      await flusher?.stop();
+      await sink.close();
+      await store.close();
+    },
+  };
+}

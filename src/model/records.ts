@@ -1,0 +1,72 @@
+import { hash32, seededRandom } from './random.ts';
+
+/** A user's factor vector and the event time it was last updated at. */
+export interface UserRecord {
+  ts: number;
+  /** Interactions learned from so far. */
+  count: number;
+  vec: Float32Array;
+}
+
+/** An item's factor vector, bias and decayed counters, all as of event time `ts`. */
+export interface ItemRecord {
+  ts: number;
+  bias: number;
+  /** Views decayed with the trending half-life, as of `ts`. */
+  views: number;
+  /** Clicks decayed with the trending half-life, as of `ts`. */
+  clicks: number;
+  vec: Float32Array;
+}
+
+const USER_HEADER = 2;
+const ITEM_HEADER = 4;
+
+/** A starting vector that is the same in every process for the same id and seed. */
+export function initialVector(id: string, dimensions: number, scale: number, seed: number): Float32Array {
+  const random = seededRandom(hash32(id, seed));
+  const vec = new Float32Array(dimensions);
+  for (let f = 0; f < dimensions; f++) vec[f] = (random() - 0.5) * 2 * scale;
+  return vec;
+}
+
+function encode(header: number[], vec: Float32Array): Buffer {
+  const buf = Buffer.allocUnsafe(header.length * 8 + vec.length * 4);
+  header.forEach((value, index) => buf.writeDoubleLE(value, index * 8));
+  Buffer.from(vec.buffer, vec.byteOffset, vec.byteLength).copy(buf, header.length * 8);
+  return buf;
+}
+
+function decode(buf: Buffer, headerLength: number, dimensions: number): number[] | undefined {
+  if (buf.length !== headerLength * 8 + dimensions * 4) return undefined;
+  const header: number[] = [];
+  for (let i = 0; i < headerLength; i++) header.push(buf.readDoubleLE(i * 8));
+  return header;
+}
+
+function vectorOf(buf: Buffer, headerLength: number, dimensions: number): Float32Array {
+  const start = buf.byteOffset + headerLength * 8;
+  return new Float32Array(buf.buffer.slice(start, start + dimensions * 4));
+}
+
+export function encodeUser(record: UserRecord): Buffer {
+  return encode([record.ts, record.count], record.vec);
+}
+
+/** Decodes a stored user record; a record of another dimension is treated as absent. */
+export function decodeUser(buf: Buffer, dimensions: number): UserRecord | undefined {
+  const header = decode(buf, USER_HEADER, dimensions);
+  if (header === undefined) return undefined;
+  return { ts: header[0] as number, count: header[1] as number, vec: vectorOf(buf, USER_HEADER, dimensions) };
+}
+
+export function encodeItem(record: ItemRecord): Buffer {
+  return encode([record.ts, record.bias, record.views, record.clicks], record.vec);
+}
+
+export function decodeItem(buf: Buffer, dimensions: number): ItemRecord | undefined {
+  const header = decode(buf, ITEM_HEADER, dimensions);
+  if (header === undefined) return undefined;
+  const [ts, bias, views, clicks] = header as [number, number, number, number];
+  return { ts, bias, views, clicks, vec: vectorOf(buf, ITEM_HEADER, dimensions) };
+}

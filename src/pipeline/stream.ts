@@ -1,0 +1,146 @@
+import {
+  EMPTY,
+  Observable,
+  Subject,
+  bufferTime,
+  catchError,
+  concatMap,
+  defer,
+  filter,
+  retry,
+  tap,
+  timer,
+  type Subscription,
+} from 'rxjs';
+import type { InteractionEvent } from '../events/schema.ts';
+import type { Logger } from '../log.ts';
+import type { BatchProcessor } from './processor.ts';
+import type { ChunkResult, PartitionChunk } from './types.ts';
+
+/** A chunk handed to the pipeline by a source, which waits for its outcome. */
+export interface Work {
+  chunk: PartitionChunk;
+  done(result: ChunkResult): void;
+  failed(error: unknown): void;
+  /** True once the source no longer owns the chunk's partition: stop retrying it. */
+  stale(): boolean;
+  /** Keeps the source's session alive while a retry waits. */
+  heartbeat(): Promise<void>;
+}
+
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
+/**
+ * Applies work one chunk at a time, in arrival order. A failing chunk (a store
+ * that is down) is retried with capped exponential backoff for as long as its
+ * source still owns the partition; the source waits, so nothing queues behind
+ * it without bound.
+ */
+export function applyWork(
+  work$: Observable<Work>,
+  processor: BatchProcessor,
+  logger: Logger,
+): { subscription: Subscription; drained: Promise<void> } {
+  let drained!: () => void;
+  const done = new Promise<void>((resolve) => {
+    drained = resolve;
+  });
+  const subscription = work$
+    .pipe(
+      concatMap((work) =>
+        defer(() => processor.process(work.chunk)).pipe(
+          retry({
+            delay: (error, attempt) => {
+              if (work.stale()) throw error;
+              const wait = Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
+              logger.warn({ err: error, attempt, waitMs: wait, topic: work.chunk.topic, partition: work.chunk.partition }, 'batch failed, retrying');
+              return defer(() => work.heartbeat()).pipe(concatMap(() => timer(wait)));
+            },
+          }),
+          tap((result) => work.done(result)),
+          catchError((error: unknown) => {
+            work.failed(error);
+            return EMPTY;
+          }),
+        ),
+      ),
+    )
+    .subscribe({
+      complete: () => drained(),
+      error: (error) => {
+        logger.error({ err: error }, 'pipeline stopped');
+        drained();
+      },
+    });
+  return { subscription, drained: done };
+}
+
+interface Submission {
+  events: InteractionEvent[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Events submitted in-process (HTTP in embedded mode, a replayed file), grouped
+ * into micro-batches by count and by time, numbered as offsets of one partition.
+ */
+export class EmbeddedSource {
+  readonly topic: string;
+  private readonly input = new Subject<Submission>();
+  private nextOffset = 0n;
+  private pending = 0;
+  private readonly maxPending: number;
+  readonly work$: Observable<Work>;
+
+  constructor(options: { topic: string; maxEvents: number; maxMs: number; maxPending: number; startOffset?: bigint }) {
+    this.topic = options.topic;
+    this.maxPending = options.maxPending;
+    this.nextOffset = options.startOffset ?? 0n;
+    this.work$ = this.input.pipe(
+      bufferTime(options.maxMs, null, options.maxEvents),
+      filter((batch) => batch.length > 0),
+      concatMap((batch) => new Observable<Work>((subscriber) => {
+        const messages = batch.flatMap((s) =>
+          s.events.map((event) => ({
+            offset: (this.nextOffset++).toString(),
+            key: Buffer.from(event.userId),
+            value: Buffer.from(JSON.stringify(event)),
+          })),
+        );
+        subscriber.next({
+          chunk: { topic: this.topic, partition: 0, messages },
+          done: () => {
+            this.pending -= messages.length;
+            for (const s of batch) s.resolve();
+            subscriber.complete();
+          },
+          failed: (error) => {
+            this.pending -= messages.length;
+            for (const s of batch) s.reject(error);
+            subscriber.complete();
+          },
+          stale: () => false,
+          heartbeat: async () => {},
+        });
+      })),
+    );
+  }
+
+  /** True when accepting more would exceed the bound on queued events. */
+  full(extra: number): boolean {
+    return this.pending + extra > this.maxPending;
+  }
+
+  /** Resolves once the events are applied and durable in the state store. */
+  submit(events: InteractionEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    this.pending += events.length;
+    return new Promise((resolve, reject) => this.input.next({ events, resolve, reject }));
+  }
+
+  close(): void {
+    this.input.complete();
+  }
+}

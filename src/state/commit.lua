@@ -1,0 +1,56 @@
+-- Applies one batch atomically: fence on the partition's stored offset, then
+-- the offset, model records, exact counters, seen-sets, trending scores and the
+-- analytics outbox entry. ARGV layout is built by RedisStateStore.commit.
+local p = ARGV[1]
+local field = ARGV[2]
+local expected = ARGV[3]
+local current = redis.call('HGET', p .. 'off', field)
+if (current or '') ~= expected then return 0 end
+redis.call('HSET', p .. 'off', field, ARGV[4])
+
+local clock = tonumber(ARGV[5])
+if clock > tonumber(redis.call('GET', p .. 'clock') or '0') then
+  redis.call('SET', p .. 'clock', ARGV[5])
+end
+local trendingCap = tonumber(ARGV[6])
+local i = 7
+
+local n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('SET', p .. 'u:' .. ARGV[i], ARGV[i + 1]); i = i + 2
+end
+
+n = tonumber(ARGV[i]); i = i + 1
+if n > 0 then
+  local seq = redis.call('INCR', p .. 'seq')
+  for _ = 1, n do
+    redis.call('SET', p .. 'i:' .. ARGV[i], ARGV[i + 1])
+    redis.call('ZADD', p .. 'iseq', seq, ARGV[i]); i = i + 2
+  end
+end
+
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  local key = p .. 'ic:' .. ARGV[i]
+  if ARGV[i + 1] ~= '0' then redis.call('HINCRBY', key, 'views', ARGV[i + 1]) end
+  if ARGV[i + 2] ~= '0' then redis.call('HINCRBY', key, 'clicks', ARGV[i + 2]) end
+  i = i + 3
+end
+
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('SADD', p .. 'clk:' .. ARGV[i], ARGV[i + 1]); i = i + 2
+end
+
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('ZADD', p .. 'trend', ARGV[i + 1], ARGV[i]); i = i + 2
+end
+if n > 0 and redis.call('ZCARD', p .. 'trend') > trendingCap then
+  redis.call('ZREMRANGEBYRANK', p .. 'trend', 0, -(trendingCap + 1))
+end
+
+if ARGV[i] ~= '' then
+  redis.call('HSET', p .. 'outbox', ARGV[i], ARGV[i + 1])
+end
+return 1

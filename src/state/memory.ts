@@ -1,0 +1,141 @@
+import type { StateSnapshot } from '../model/online-mf.ts';
+import type { ItemRecord, UserRecord } from '../model/records.ts';
+import type { Scored } from '../model/topk.ts';
+import {
+  TRENDING_CAP,
+  type AnalyticsBatch,
+  type BatchCommit,
+  type ItemChanges,
+  type ItemCounts,
+  type StateStore,
+} from './store.ts';
+
+function copyUser(r: UserRecord): UserRecord {
+  return { ...r, vec: Float32Array.from(r.vec) };
+}
+
+function copyItem(r: ItemRecord): ItemRecord {
+  return { ...r, vec: Float32Array.from(r.vec) };
+}
+
+/** In-process state for the embedded mode and for tests. Lost when the process ends. */
+export class MemoryStateStore implements StateStore {
+  readonly kind = 'memory' as const;
+  private readonly offsets = new Map<string, string>();
+  private readonly users = new Map<string, UserRecord>();
+  private readonly items = new Map<string, ItemRecord>();
+  private readonly counts = new Map<string, ItemCounts>();
+  private readonly clicked = new Map<string, Set<string>>();
+  private readonly trend = new Map<string, number>();
+  private readonly itemSeq = new Map<string, number>();
+  private readonly outbox = new Map<string, AnalyticsBatch>();
+  private seq = 0;
+  private latest = 0;
+
+  async readOffset(partition: string): Promise<string | null> {
+    return this.offsets.get(partition) ?? null;
+  }
+
+  async loadSnapshot(userIds: readonly string[], itemIds: readonly string[]): Promise<StateSnapshot> {
+    const users = new Map<string, UserRecord>();
+    const items = new Map<string, ItemRecord>();
+    for (const id of userIds) {
+      const r = this.users.get(id);
+      if (r !== undefined) users.set(id, copyUser(r));
+    }
+    for (const id of itemIds) {
+      const r = this.items.get(id);
+      if (r !== undefined) items.set(id, copyItem(r));
+    }
+    return { users, items };
+  }
+
+  async commit(batch: BatchCommit): Promise<boolean> {
+    if ((this.offsets.get(batch.partition) ?? null) !== batch.expectedOffset) return false;
+    this.offsets.set(batch.partition, batch.nextOffset);
+
+    const effects = batch.effects;
+    if (effects !== undefined) {
+      this.latest = Math.max(this.latest, effects.clock);
+      for (const [id, r] of effects.users) this.users.set(id, copyUser(r));
+      if (effects.items.size > 0) this.seq++;
+      for (const [id, r] of effects.items) {
+        this.items.set(id, copyItem(r));
+        this.itemSeq.set(id, this.seq);
+      }
+      for (const [id, delta] of effects.counts) {
+        const c = this.counts.get(id) ?? { views: 0, clicks: 0 };
+        this.counts.set(id, { views: c.views + delta.views, clicks: c.clicks + delta.clicks });
+      }
+      for (const [user, items] of effects.clicked) {
+        const set = this.clicked.get(user) ?? new Set<string>();
+        for (const item of items) set.add(item);
+        this.clicked.set(user, set);
+      }
+      for (const [id, score] of effects.trending) this.trend.set(id, score);
+      if (this.trend.size > TRENDING_CAP * 1.1) this.trimTrending();
+    }
+    if (batch.analytics !== undefined) this.outbox.set(batch.analytics.batchId, batch.analytics);
+    return true;
+  }
+
+  async getUser(userId: string): Promise<UserRecord | undefined> {
+    const r = this.users.get(userId);
+    return r === undefined ? undefined : copyUser(r);
+  }
+
+  async getItem(itemId: string): Promise<ItemRecord | undefined> {
+    const r = this.items.get(itemId);
+    return r === undefined ? undefined : copyItem(r);
+  }
+
+  async getItemCounts(itemId: string): Promise<ItemCounts> {
+    return { ...(this.counts.get(itemId) ?? { views: 0, clicks: 0 }) };
+  }
+
+  async getClicked(userId: string): Promise<string[]> {
+    return [...(this.clicked.get(userId) ?? [])];
+  }
+
+  async trending(k: number): Promise<Scored[]> {
+    return this.sortedTrending().slice(0, k);
+  }
+
+  async clock(): Promise<number> {
+    return this.latest;
+  }
+
+  async itemsChangedSince(seq: number): Promise<ItemChanges> {
+    const items: Array<[string, ItemRecord]> = [];
+    for (const [id, s] of this.itemSeq) {
+      if (s > seq) items.push([id, copyItem(this.items.get(id) as ItemRecord)]);
+    }
+    return { seq: this.seq, items };
+  }
+
+  async pendingAnalytics(limit: number): Promise<AnalyticsBatch[]> {
+    return [...this.outbox.values()].slice(0, limit);
+  }
+
+  async pendingAnalyticsCount(): Promise<number> {
+    return this.outbox.size;
+  }
+
+  async ackAnalytics(batchIds: readonly string[]): Promise<void> {
+    for (const id of batchIds) this.outbox.delete(id);
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {}
+
+  private sortedTrending(): Scored[] {
+    return [...this.trend].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
+  }
+
+  private trimTrending(): void {
+    for (const { id } of this.sortedTrending().slice(TRENDING_CAP)) this.trend.delete(id);
+  }
+}

@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { StateSnapshot } from '../model/online-mf.ts';
+import {
+  decodeItem,
+  decodeUser,
+  encodeItem,
+  encodeUser,
+  type ItemRecord,
+  type UserRecord,
+} from '../model/records.ts';
+import type { Scored } from '../model/topk.ts';
+import {
+  TRENDING_CAP,
+  type AnalyticsBatch,
+  type BatchCommit,
+  type ItemChanges,
+  type ItemCounts,
+  type StateStore,
+} from './store.ts';
+
+const COMMIT_SCRIPT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
+/** Keys per MGET: large enough to amortize round trips, small enough not to stall Redis. */
+const MGET_CHUNK = 1000;
+
+type CommitCommand = (...args: Array<string | Buffer | number>) => Promise<number>;
+
+export interface RedisStoreOptions {
+  url: string;
+  /** Prefix of every key, e.g. "fr:". */
+  prefix: string;
+  dimensions: number;
+  redis?: RedisOptions;
+}
+
+/**
+ * State in Redis. Key layout under the prefix P:
+ * P+off (hash partition -> next offset), P+u:<user> and P+i:<item> (binary
+ * records), P+ic:<item> (hash views, clicks), P+clk:<user> (set of clicked
+ * items), P+trend (zset), P+iseq (zset item -> change sequence), P+seq,
+ * P+clock, P+outbox (hash batch id -> analytics rows as JSON).
+ *
+ * Known gap: keys of one batch span hash slots, so Redis Cluster needs the
+ * commit split per slot; this store targets a single primary.
+ */
+export class RedisStateStore implements StateStore {
+  readonly kind = 'redis' as const;
+  readonly client: Redis;
+  private readonly prefix: string;
+  private readonly dimensions: number;
+
+  constructor(options: RedisStoreOptions) {
+    this.prefix = options.prefix;
+    this.dimensions = options.dimensions;
+    this.client = new Redis(options.url, { maxRetriesPerRequest: 3, ...options.redis });
+    this.client.defineCommand('freshetCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
+  }
+
+  async readOffset(partition: string): Promise<string | null> {
+    return this.client.hget(`${this.prefix}off`, partition);
+  }
+
+  async loadSnapshot(userIds: readonly string[], itemIds: readonly string[]): Promise<StateSnapshot> {
+    const [users, items] = await Promise.all([
+      this.mget(userIds.map((id) => `${this.prefix}u:${id}`)),
+      this.mget(itemIds.map((id) => `${this.prefix}i:${id}`)),
+    ]);
+    const snapshot: StateSnapshot = { users: new Map(), items: new Map() };
+    userIds.forEach((id, i) => {
+      const buf = users[i];
+      const record = buf ? decodeUser(buf, this.dimensions) : undefined;
+      if (record !== undefined) snapshot.users.set(id, record);
+    });
+    itemIds.forEach((id, i) => {
+      const buf = items[i];
+      const record = buf ? decodeItem(buf, this.dimensions) : undefined;
+      if (record !== undefined) snapshot.items.set(id, record);
+    });
+    return snapshot;
+  }
+
+  async commit(batch: BatchCommit): Promise<boolean> {
+    const args: Array<string | Buffer | number> = [
+      this.prefix,
+      batch.partition,
+      batch.expectedOffset ?? '',
+      batch.nextOffset,
+      batch.effects?.clock ?? 0,
+      TRENDING_CAP,
+    ];
+    const effects = batch.effects;
+    args.push(effects?.users.size ?? 0);
+    for (const [id, r] of effects?.users ?? []) args.push(id, encodeUser(r));
+    args.push(effects?.items.size ?? 0);
+    for (const [id, r] of effects?.items ?? []) args.push(id, encodeItem(r));
+    args.push(effects?.counts.size ?? 0);
+    for (const [id, c] of effects?.counts ?? []) args.push(id, c.views, c.clicks);
+    const clicks: string[] = [];
+    for (const [user, items] of effects?.clicked ?? []) for (const item of items) clicks.push(user, item);
+    args.push(clicks.length / 2, ...clicks);
+    args.push(effects?.trending.size ?? 0);
+    for (const [id, score] of effects?.trending ?? []) args.push(id, String(score));
+    if (batch.analytics === undefined) args.push('', '');
+    else args.push(batch.analytics.batchId, JSON.stringify(batch.analytics.rows));
+
+    const run = (this.client as unknown as { freshetCommit: CommitCommand }).freshetCommit;
+    return (await run.apply(this.client, args)) === 1;
+  }
+
+  async getUser(userId: string): Promise<UserRecord | undefined> {
+    const buf = await this.client.getBuffer(`${this.prefix}u:${userId}`);
+    return buf === null ? undefined : decodeUser(buf, this.dimensions);
+  }
+
+  async getItem(itemId: string): Promise<ItemRecord | undefined> {
+    const buf = await this.client.getBuffer(`${this.prefix}i:${itemId}`);
+    return buf === null ? undefined : decodeItem(buf, this.dimensions);
+  }
+
+  async getItemCounts(itemId: string): Promise<ItemCounts> {
+    const [views, clicks] = await this.client.hmget(`${this.prefix}ic:${itemId}`, 'views', 'clicks');
+    return { views: Number(views ?? 0), clicks: Number(clicks ?? 0) };
+  }
+
+  async getClicked(userId: string): Promise<string[]> {
+    return this.client.smembers(`${this.prefix}clk:${userId}`);
+  }
+
+  async trending(k: number): Promise<Scored[]> {
+    if (k <= 0) return [];
+    const flat = await this.client.zrevrange(`${this.prefix}trend`, 0, k - 1, 'WITHSCORES');
+    const out: Scored[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i] as string, score: Number(flat[i + 1]) });
+    return out;
+  }
+
+  async clock(): Promise<number> {
+    return Number((await this.client.get(`${this.prefix}clock`)) ?? 0);
+  }
+
+  async itemsChangedSince(seq: number): Promise<ItemChanges> {
+    const flat = await this.client.zrangebyscore(`${this.prefix}iseq`, `(${seq}`, '+inf', 'WITHSCORES');
+    const ids: string[] = [];
+    let latest = seq;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      ids.push(flat[i] as string);
+      latest = Math.max(latest, Number(flat[i + 1]));
+    }
+    const bufs = await this.mget(ids.map((id) => `${this.prefix}i:${id}`));
+    const items: Array<[string, ItemRecord]> = [];
+    ids.forEach((id, i) => {
+      const buf = bufs[i];
+      const record = buf ? decodeItem(buf, this.dimensions) : undefined;
+      if (record !== undefined) items.push([id, record]);
+    });
+    return { seq: latest, items };
+  }
+
+  async pendingAnalytics(limit: number): Promise<AnalyticsBatch[]> {
+    const out: AnalyticsBatch[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.client.hscan(`${this.prefix}outbox`, cursor, 'COUNT', limit);
+      for (let i = 0; i + 1 < flat.length && out.length < limit; i += 2) {
+        out.push({ batchId: flat[i] as string, rows: JSON.parse(flat[i + 1] as string) });
+      }
+      cursor = next;
+    } while (cursor !== '0' && out.length < limit);
+    return out;
+  }
+
+  async pendingAnalyticsCount(): Promise<number> {
+    return this.client.hlen(`${this.prefix}outbox`);
+  }
+
+  async ackAnalytics(batchIds: readonly string[]): Promise<void> {
+    if (batchIds.length > 0) await this.client.hdel(`${this.prefix}outbox`, ...batchIds);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  private async mget(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    const out: Array<Buffer | null> = [];
+    for (let i = 0; i < keys.length; i += MGET_CHUNK) {
+      const chunk = keys.slice(i, i + MGET_CHUNK);
+      if (chunk.length > 0) out.push(...(await this.client.mgetBuffer(...chunk)));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,69 @@
+import type { ItemMinuteRow } from '../analytics/aggregate.ts';
+import type { BatchEffects, StateSnapshot } from '../model/online-mf.ts';
+import type { ItemRecord, UserRecord } from '../model/records.ts';
+import type { Scored } from '../model/topk.ts';
+
+/** Aggregates of one batch, waiting to be written to the analytics store. */
+export interface AnalyticsBatch {
+  /** Identity of the source range, e.g. "events/3/1200-1699"; the analytics store deduplicates on it. */
+  batchId: string;
+  rows: ItemMinuteRow[];
+}
+
+/** All that one batch changes, written atomically together with its partition's next offset. */
+export interface BatchCommit {
+  /** The input partition the batch came from, e.g. "freshet/events/3" (group/topic/partition). */
+  partition: string;
+  /**
+   * The offset the store must hold for the partition, or null when none is stored.
+   * A mismatch means another owner advanced it: the commit is refused (fenced).
+   */
+  expectedOffset: string | null;
+  nextOffset: string;
+  effects: BatchEffects | undefined;
+  analytics: AnalyticsBatch | undefined;
+}
+
+export interface ItemCounts {
+  views: number;
+  clicks: number;
+}
+
+/** Items changed since a sequence number, for incremental in-process indexes. */
+export interface ItemChanges {
+  seq: number;
+  items: Array<[string, ItemRecord]>;
+}
+
+/**
+ * Model state, counters, seen-sets and offsets. Two implementations, one
+ * contract (test/contract/state-store.ts): in-process memory and Redis.
+ */
+export interface StateStore {
+  readonly kind: 'memory' | 'redis';
+  readOffset(partition: string): Promise<string | null>;
+  loadSnapshot(userIds: readonly string[], itemIds: readonly string[]): Promise<StateSnapshot>;
+  /** Applies the batch and the offset in one transaction; false when fenced. */
+  commit(batch: BatchCommit): Promise<boolean>;
+
+  getUser(userId: string): Promise<UserRecord | undefined>;
+  getItem(itemId: string): Promise<ItemRecord | undefined>;
+  getItemCounts(itemId: string): Promise<ItemCounts>;
+  getClicked(userId: string): Promise<string[]>;
+  /** Highest trending scores first. */
+  trending(k: number): Promise<Scored[]>;
+  /** Latest event time applied (ms), 0 before any. */
+  clock(): Promise<number>;
+  itemsChangedSince(seq: number): Promise<ItemChanges>;
+
+  /** Oldest analytics batches not yet acknowledged. */
+  pendingAnalytics(limit: number): Promise<AnalyticsBatch[]>;
+  pendingAnalyticsCount(): Promise<number>;
+  ackAnalytics(batchIds: readonly string[]): Promise<void>;
+
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Keep at most this many items in the trending set. */
+export const TRENDING_CAP = 10_000;

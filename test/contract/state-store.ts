@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BatchEffects } from '../../src/model/online-mf.ts';
+import type { ItemRecord, UserRecord } from '../../src/model/records.ts';
+import type { StateStore } from '../../src/state/store.ts';
+
+const DIMENSIONS = 4;
+
+function user(ts: number, values: number[]): UserRecord {
+  return { ts, count: 1, vec: Float32Array.from(values) };
+}
+
+function item(ts: number, bias: number, clicks: number): ItemRecord {
+  return { ts, bias, views: clicks * 2, clicks, vec: Float32Array.from([0.5, -0.25, 0.125, 1]) };
+}
+
+function effects(partial: Partial<BatchEffects>): BatchEffects {
+  return {
+    users: new Map(),
+    items: new Map(),
+    counts: new Map(),
+    clicked: new Map(),
+    trending: new Map(),
+    clock: 0,
+    ...partial,
+  };
+}
+
+/**
+ * The behaviour every StateStore must have. Run against the in-memory store in
+ * the unit tests and against a real Redis in the integration tests.
+ */
+export function stateStoreContract(name: string, open: () => Promise<StateStore>, dimensions = DIMENSIONS) {
+  describe(`${name} state store`, () => {
+    let store: StateStore;
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(async () => {
+      await store.close();
+    });
+
+    it('stores nothing before the first commit', async () => {
+      expect(await store.readOffset('g/t/0')).toBeNull();
+      expect(await store.getUser('nobody')).toBeUndefined();
+      expect(await store.getItemCounts('nothing')).toEqual({ views: 0, clicks: 0 });
+      expect(await store.clock()).toBe(0);
+      expect(dimensions).toBe(DIMENSIONS);
+    });
+
+    it('commits records, counters, clicks, trending and offset together', async () => {
+      const ok = await store.commit({
+        partition: 'g/t/0',
+        expectedOffset: null,
+        nextOffset: '10',
+        effects: effects({
+          users: new Map([['u1', user(1000, [1, 2, 3, 4])]]),
+          items: new Map([['i1', item(1000, 0.5, 3)], ['i2', item(900, -0.5, 1)]]),
+          counts: new Map([['i1', { views: 5, clicks: 3 }]]),
+          clicked: new Map([['u1', new Set(['i1'])]]),
+          trending: new Map([['i1', 12.5], ['i2', 11]]),
+          clock: 1000,
+        }),
+        analytics: { batchId: 't/0/0-9', rows: [{ minute: 60, itemId: 'i1', views: 5, clicks: 3 }] },
+      });
+      expect(ok).toBe(true);
+      expect(await store.readOffset('g/t/0')).toBe('10');
+      const u1 = await store.getUser('u1');
+      expect(u1?.ts).toBe(1000);
+      expect([...(u1?.vec ?? [])]).toEqual([1, 2, 3, 4]);
+      const i1 = await store.getItem('i1');
+      expect(i1).toMatchObject({ ts: 1000, bias: 0.5, views: 6, clicks: 3 });
+      expect(await store.getItemCounts('i1')).toEqual({ views: 5, clicks: 3 });
+      expect(await store.getClicked('u1')).toEqual(['i1']);
+      expect((await store.trending(5)).map((s) => s.id)).toEqual(['i1', 'i2']);
+      expect(await store.clock()).toBe(1000);
+      expect(await store.pendingAnalyticsCount()).toBe(1);
+    });
+
+    it('refuses a batch whose expected offset is stale (fencing)', async () => {
+      const ok = await store.commit({
+        partition: 'g/t/0',
+        expectedOffset: '5',
+        nextOffset: '12',
+        effects: effects({ counts: new Map([['i1', { views: 100, clicks: 100 }]]), clock: 5000 }),
+        analytics: undefined,
+      });
+      expect(ok).toBe(false);
+      expect(await store.readOffset('g/t/0')).toBe('10');
+      expect(await store.getItemCounts('i1')).toEqual({ views: 5, clicks: 3 });
+      expect(await store.clock()).toBe(1000);
+    });
+
+    it('adds counters across batches and never moves the clock back', async () => {
+      const ok = await store.commit({
+        partition: 'g/t/0',
+        expectedOffset: '10',
+        nextOffset: '20',
+        effects: effects({ counts: new Map([['i1', { views: 2, clicks: 0 }]]), clock: 500 }),
+        analytics: undefined,
+      });
+      expect(ok).toBe(true);
+      expect(await store.getItemCounts('i1')).toEqual({ views: 7, clicks: 3 });
+      expect(await store.clock()).toBe(1000);
+    });
+
+    it('lists changed items by sequence', async () => {
+      const all = await store.itemsChangedSince(0);
+      expect(all.items.map(([id]) => id).sort()).toEqual(['i1', 'i2']);
+      const none = await store.itemsChangedSince(all.seq);
+      expect(none.items).toEqual([]);
+      await store.commit({
+        partition: 'g/t/1',
+        expectedOffset: null,
+        nextOffset: '1',
+        effects: effects({ items: new Map([['i3', item(2000, 0, 1)]]), clock: 2000 }),
+        analytics: undefined,
+      });
+      const next = await store.itemsChangedSince(all.seq);
+      expect(next.items.map(([id]) => id)).toEqual(['i3']);
+      expect(next.seq).toBeGreaterThan(all.seq);
+    });
+
+    it('loads a snapshot of the requested records only', async () => {
+      const snapshot = await store.loadSnapshot(['u1', 'u9'], ['i1', 'i9']);
+      expect([...snapshot.users.keys()]).toEqual(['u1']);
+      expect([...snapshot.items.keys()]).toEqual(['i1']);
+    });
+
+    it('keeps analytics batches until acknowledged', async () => {
+      const pending = await store.pendingAnalytics(10);
+      expect(pending).toEqual([{ batchId: 't/0/0-9', rows: [{ minute: 60, itemId: 'i1', views: 5, clicks: 3 }] }]);
+      await store.ackAnalytics(['t/0/0-9']);
+      expect(await store.pendingAnalyticsCount()).toBe(0);
+    });
+  });
+}
