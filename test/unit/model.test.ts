@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import type { InteractionEvent } from '../../src/events/schema.ts';
+import { decayFactor, decayRate } from '../../src/model/decay.ts';
+import { OnlineModel, type StateSnapshot } from '../../src/model/online-mf.ts';
+import { DEFAULT_MODEL_PARAMS, type ModelParams } from '../../src/model/params.ts';
+import { seededRandom } from '../../src/model/random.ts';
+import { decodeItem, decodeUser, encodeItem, encodeUser, initialVector } from '../../src/model/records.ts';
+import { TopK } from '../../src/model/topk.ts';
+
+const HOUR = 3_600_000;
+
+function emptySnapshot(): StateSnapshot {
+  return { users: new Map(), items: new Map() };
+}
+
+/** Applies batches in sequence, carrying the state forward as a store would. */
+function train(model: OnlineModel, batches: InteractionEvent[][]): StateSnapshot {
+  const state = emptySnapshot();
+  for (const events of batches) {
+    const effects = model.apply(model.plan(events), state);
+    for (const [id, u] of effects.users) state.users.set(id, u);
+    for (const [id, i] of effects.items) state.items.set(id, i);
+  }
+  return state;
+}
+
+describe('decay', () => {
+  it('halves over one half-life and never grows for a negative age', () => {
+    const rate = decayRate(HOUR);
+    expect(decayFactor(rate, 0, HOUR)).toBeCloseTo(0.5, 12);
+    expect(decayFactor(rate, 0, 3 * HOUR)).toBeCloseTo(0.125, 12);
+    expect(decayFactor(rate, 5 * HOUR, HOUR)).toBe(1);
+    expect(decayFactor(decayRate(0), 0, 100 * HOUR)).toBe(1);
+  });
+});
+
+describe('top-k', () => {
+  it('returns the k best of many, best first', () => {
+    const random = seededRandom(7);
+    const scores = Array.from({ length: 5000 }, (_, i) => ({ id: `i${i}`, score: random() }));
+    const top = new TopK(10);
+    for (const s of scores) top.push(s.id, s.score);
+    const expected = [...scores].sort((a, b) => b.score - a.score).slice(0, 10);
+    expect(top.result()).toEqual(expected);
+  });
+
+  it('keeps fewer than k when fewer arrive, and ignores NaN', () => {
+    const top = new TopK(3);
+    top.push('a', 1);
+    top.push('b', Number.NaN);
+    expect(top.result()).toEqual([{ id: 'a', score: 1 }]);
+  });
+});
+
+describe('records', () => {
+  it('round-trip through their binary form', () => {
+    const vec = initialVector('x', 8, 0.1, 1);
+    const user = { ts: 123, count: 4, vec };
+    expect(decodeUser(encodeUser(user), 8)).toEqual(user);
+    const item = { ts: 9, bias: -0.25, views: 3.5, clicks: 1.25, vec };
+    expect(decodeItem(encodeItem(item), 8)).toEqual(item);
+    expect(decodeItem(encodeItem(item), 16)).toBeUndefined();
+  });
+
+  it('start from the same vector for the same id and seed', () => {
+    expect(initialVector('item-1', 16, 0.1, 42)).toEqual(initialVector('item-1', 16, 0.1, 42));
+    expect(initialVector('item-1', 16, 0.1, 42)).not.toEqual(initialVector('item-2', 16, 0.1, 42));
+  });
+});
+
+describe('online model', () => {
+  const params: ModelParams = { ...DEFAULT_MODEL_PARAMS, dimensions: 8, learningRate: 0.1 };
+
+  it('learns two taste groups apart from clicks alone', () => {
+    const model = new OnlineModel(params);
+    const random = seededRandom(3);
+    const batches: InteractionEvent[][] = [];
+    let ts = 0;
+    for (let b = 0; b < 60; b++) {
+      const batch: InteractionEvent[] = [];
+      for (let e = 0; e < 100; e++) {
+        const group = random() < 0.5 ? 'a' : 'b';
+        const user = `${group}${Math.floor(random() * 20)}`;
+        const item = `${group}-item${Math.floor(random() * 10)}`;
+        batch.push({ type: 'click', userId: user, itemId: item, ts: (ts += 1000) });
+      }
+      batches.push(batch);
+    }
+    const state = train(model, batches);
+
+    let correct = 0;
+    let total = 0;
+    for (const [userId, user] of state.users) {
+      const ranked = [...state.items]
+        .map(([id, item]) => ({ id, score: model.score(user, item) }))
+        .sort((x, y) => y.score - x.score)
+        .slice(0, 10);
+      correct += ranked.filter((s) => s.id.startsWith(userId[0] as string)).length;
+      total += ranked.length;
+    }
+    expect(correct / total).toBeGreaterThan(0.9);
+  });
+
+  it('cancels a view clicked in the same batch, and counts both exactly', () => {
+    const model = new OnlineModel(params);
+    const events: InteractionEvent[] = [
+      { type: 'view', userId: 'u', itemId: 'i', ts: 1000 },
+      { type: 'click', userId: 'u', itemId: 'i', ts: 1000 },
+      { type: 'view', userId: 'u', itemId: 'j', ts: 1000 },
+    ];
+    const plan = model.plan(events);
+    expect(plan.cancelled).toEqual([true, false, false]);
+    const effects = model.apply(plan, emptySnapshot());
+    expect(effects.counts.get('i')).toEqual({ views: 1, clicks: 1 });
+    expect(effects.counts.get('j')).toEqual({ views: 1, clicks: 0 });
+    expect([...(effects.clicked.get('u') ?? [])]).toEqual(['i']);
+    expect(effects.users.get('u')?.count).toBe(2);
+    expect(effects.clock).toBe(1000);
+  });
+
+  it('decays counters lazily in event time and weighs late events by their age', () => {
+    const model = new OnlineModel({ ...params, halfLifeMs: { ...params.halfLifeMs, trending: HOUR } });
+    const state = train(model, [
+      [{ type: 'click', userId: 'u', itemId: 'i', ts: 0 }],
+      [{ type: 'click', userId: 'u', itemId: 'i', ts: HOUR }],
+    ]);
+    expect(state.items.get('i')?.clicks).toBeCloseTo(1.5, 9);
+    const late = model.apply(model.plan([{ type: 'click', userId: 'v', itemId: 'i', ts: 0 }]), state);
+    const item = late.items.get('i');
+    expect(item?.ts).toBe(HOUR);
+    expect(item?.clicks).toBeCloseTo(2, 9);
+    expect(late.trending.get('i')).toBeCloseTo(Math.log(2) + model.trendingRate * HOUR, 9);
+  });
+
+  it('shrinks a user vector by its half-life between its events', () => {
+    const still = new OnlineModel({ ...params, learningRate: 0, biasLearningRate: 0 });
+    const state = train(still, [[{ type: 'click', userId: 'u', itemId: 'i', ts: 0 }]]);
+    const before = state.users.get('u')?.vec ?? new Float32Array();
+    const halfLife = params.halfLifeMs.user;
+    const effects = still.apply(still.plan([{ type: 'click', userId: 'u', itemId: 'z', ts: 2 * halfLife }]), state);
+    const after = effects.users.get('u')?.vec ?? new Float32Array();
+    after.forEach((x, f) => expect(x).toBeCloseTo((before[f] as number) * 0.25, 6));
+    expect(effects.users.get('u')?.ts).toBe(2 * halfLife);
+  });
+});

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createMetrics } from '../../src/metrics.ts';
+import { OnlineModel } from '../../src/model/online-mf.ts';
+import { DEFAULT_MODEL_PARAMS } from '../../src/model/params.ts';
+import { BatchProcessor } from '../../src/pipeline/processor.ts';
+import type { DeadLetter, SourceMessage } from '../../src/pipeline/types.ts';
+import { MemoryStateStore } from '../../src/state/memory.ts';
+
+const NOW = Date.UTC(2026, 0, 1);
+
+function message(offset: number, value: unknown): SourceMessage {
+  const bytes = typeof value === 'string' ? Buffer.from(value) : Buffer.from(JSON.stringify(value));
+  return { offset: String(offset), key: null, value: bytes };
+}
+
+function click(userId: string, itemId: string, ts = NOW - 1000, eventId?: string) {
+  return { type: 'click', userId, itemId, ts, ...(eventId ? { eventId } : {}) };
+}
+
+function setup(maxEvents = 100) {
+  const store = new MemoryStateStore();
+  const letters: DeadLetter[] = [];
+  const processor = new BatchProcessor({
+    store,
+    model: new OnlineModel({ ...DEFAULT_MODEL_PARAMS, dimensions: 4 }),
+    deadLetters: { send: async (l) => void letters.push(...l) },
+    metrics: createMetrics(undefined, false),
+    logger: pino({ level: 'silent' }),
+    group: 'g',
+    maxEvents,
+    analytics: true,
+    maxFutureMs: 60_000,
+    now: () => NOW,
+  });
+  return { store, letters, processor };
+}
+
+describe('batch processor', () => {
+  it('applies valid events, dead-letters bad ones with their reason and bytes, and stores the next offset', async () => {
+    const { store, letters, processor } = setup();
+    const result = await processor.process({
+      topic: 'events',
+      partition: 2,
+      messages: [
+        message(40, click('u1', 'i1')),
+        message(41, 'not json'),
+        message(42, { type: 'click', itemId: 'i1', ts: NOW }),
+        message(43, click('u1', 'i1', NOW + 3_600_000)),
+        message(44, click('u2', 'i1')),
+      ],
+    });
+    expect(result).toEqual({ nextOffset: '45', applied: 2, rejected: 3, skipped: 0 });
+    expect(await store.readOffset('g/events/2')).toBe('45');
+    expect(await store.getItemCounts('i1')).toEqual({ views: 0, clicks: 2 });
+    expect(letters.map((l) => [l.offset, l.field, l.reason])).toEqual([
+      ['41', '$', 'message is not valid JSON'],
+      ['42', 'userId', 'userId is required and must be a non-empty string'],
+      ['43', 'ts', 'ts is more than 60000 ms ahead of the clock'],
+    ]);
+    expect(letters[0]?.value?.toString()).toBe('not json');
+    expect(await store.pendingAnalytics(10)).toEqual([
+      {
+        batchId: 'events/2/40-44',
+        rows: [{ minute: Math.floor((NOW - 1000) / 60_000) * 60, itemId: 'i1', views: 0, clicks: 2 }],
+      },
+    ]);
+  });
+
+  it('skips messages whose offsets are already stored, so a redelivery applies nothing twice', async () => {
+    const { store, processor } = setup();
+    const messages = [message(0, click('u1', 'i1')), message(1, click('u1', 'i2'))];
+    await processor.process({ topic: 'events', partition: 0, messages });
+    processor.forgetCursors();
+    const again = await processor.process({
+      topic: 'events',
+      partition: 0,
+      messages: [...messages, message(2, click('u1', 'i3'))],
+    });
+    expect(again).toEqual({ nextOffset: '3', applied: 1, rejected: 0, skipped: 2 });
+    expect(await store.getItemCounts('i1')).toEqual({ views: 0, clicks: 1 });
+    expect(await store.getItemCounts('i3')).toEqual({ views: 0, clicks: 1 });
+  });
+
+  it('splits large chunks into transactions of at most maxEvents', async () => {
+    const { store, processor } = setup(2);
+    const messages = [0, 1, 2, 3, 4].map((o) => message(o, click(`u${o}`, 'i')));
+    const result = await processor.process({ topic: 'events', partition: 0, messages });
+    expect(result.nextOffset).toBe('5');
+    expect((await store.pendingAnalytics(10)).map((b) => b.batchId)).toEqual([
+      'events/0/0-1',
+      'events/0/2-3',
+      'events/0/4-4',
+    ]);
+  });
+
+  it('drops a repeated eventId once its first copy is durable', async () => {
+    const { store, processor } = setup();
+    await processor.process({ topic: 'events', partition: 0, messages: [message(0, click('u', 'i', NOW - 5, 'e1'))] });
+    const result = await processor.process({
+      topic: 'events',
+      partition: 0,
+      messages: [message(1, click('u', 'i', NOW - 5, 'e1')), message(2, click('u', 'i', NOW - 5, 'e2'))],
+    });
+    expect(result).toEqual({ nextOffset: '3', applied: 1, rejected: 0, skipped: 1 });
+    expect(await store.getItemCounts('i')).toEqual({ views: 0, clicks: 2 });
+  });
+
+  it('is fenced when another owner advanced the partition, and commits nothing', async () => {
+    const { store, processor } = setup();
+    await processor.process({ topic: 'events', partition: 0, messages: [message(0, click('u', 'i'))] });
+    await store.commit({ partition: 'g/events/0', expectedOffset: '1', nextOffset: '7', effects: undefined, analytics: undefined });
+    const result = await processor.process({ topic: 'events', partition: 0, messages: [message(1, click('u', 'j'))] });
+    expect(result.nextOffset).toBeNull();
+    expect(await store.getItemCounts('j')).toEqual({ views: 0, clicks: 0 });
+    expect(await store.readOffset('g/events/0')).toBe('7');
+  });
+});
