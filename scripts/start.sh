@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `npm start`: the engine on embedded defaults unless the environment names
+# Kafka, Redis or ClickHouse. Arguments after `npm start --` go to `freshet run`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/ensure-deps.sh
+exec node src/cli.ts run "$@"

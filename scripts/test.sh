@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `npm test`: the whole suite. Installs and starts the servers the integration
+# tests need (scripts/services.sh: Redis, ClickHouse, Kafka, Prometheus on
+# loopback), type-checks, runs every test on Node.js 24, the unit tests again on
+# Node.js 26, and stops the servers on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/ensure-deps.sh
+
+echo "freshet: node $(node --version), type-checking" >&2
+tsc --noEmit -p tsconfig.json
+
+bash scripts/services.sh install
+trap 'bash scripts/services.sh stop >&2 || true' EXIT
+bash scripts/services.sh start
+# shellcheck disable=SC1091
+. "${FRESHET_SERVICES_DIR:-/tmp/freshet-services}/env"
+
+vitest run "$@"
+
+if [ "${FRESHET_SKIP_NODE26:-}" != 1 ] && [ $# -eq 0 ]; then
+  node26_dir="${FRESHET_NODE26_DIR:-$HOME/.cache/freshet/node26}"
+  if [ ! -x "$node26_dir/node_modules/.bin/node" ]; then
+    echo "freshet: installing Node.js 26 for the second test run" >&2
+    mkdir -p "$node26_dir"
+    npm install --prefix "$node26_dir" --no-audit --no-fund --loglevel=error node@26 >&2
+  fi
+  echo "freshet: unit tests on node $("$node26_dir/node_modules/.bin/node" --version)" >&2
+  "$node26_dir/node_modules/.bin/node" node_modules/vitest/vitest.mjs run --project unit
+fi
