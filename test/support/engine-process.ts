@@ -25,9 +25,14 @@ export interface EngineProcess {
 }
 
 /** Starts `freshet run` as a real process with the given environment and waits until it answers /healthz. */
-export async function startEngine(env: Record<string, string>, timeoutMs = 60_000): Promise<EngineProcess> {
+export async function startEngine(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  command: string[] = [process.execPath, 'src/cli.ts', 'run'],
+): Promise<EngineProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['src/cli.ts', 'run'], {
+  const [program, ...args] = command as [string, ...string[]];
+  const child = spawn(program, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
