@@ -16,7 +16,7 @@ async function replayInto(engine: Engine, format: DatasetFormat, path: string, l
       field: 'replay',
     });
   }
-  const progress = createProgress({ label: 'replay', total: limit });
+  const progress = createProgress({ label: 'replay' });
   let batch: InteractionEvent[] = [];
   let count = 0;
   for await (const event of events(format, path, { limit })) {
@@ -92,7 +92,14 @@ export const command: Command = {
       process.once('SIGINT', () => void shutdown('SIGINT').then(resolve));
     });
 
-    if (replay !== undefined) await replayInto(engine, format as DatasetFormat, replay, limit, logger);
+    if (replay !== undefined) {
+      try {
+        await replayInto(engine, format as DatasetFormat, replay, limit, logger);
+      } catch (err) {
+        await shutdown('replay failed');
+        throw err;
+      }
+    }
     await finished;
     return 0;
   },
