@@ -83,6 +83,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     maxEvents: config.batch.maxEvents,
     analytics: clickhouse !== undefined,
     maxFutureMs: config.maxFutureMs,
+    contentsTopic: config.kafka?.contentsTopic,
     beforeChunk: flusher ? () => flusher.waitForRoom() : undefined,
   });
 

@@ -1,12 +1,12 @@
 import { itemMinuteCounts } from '../analytics/aggregate.ts';
-import { decodeInteraction } from '../events/decode.ts';
-import type { InteractionEvent } from '../events/schema.ts';
+import { decodeContent, decodeInteraction } from '../events/decode.ts';
+import type { ContentEvent, InteractionEvent, Rejection } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { OnlineModel } from '../model/online-mf.ts';
-import type { StateStore } from '../state/store.ts';
+import type { BatchCommit, StateStore } from '../state/store.ts';
 import { RecentIds } from './dedupe.ts';
-import type { ChunkResult, DeadLetter, DeadLetterSink, PartitionChunk } from './types.ts';
+import type { ChunkResult, DeadLetter, DeadLetterSink, PartitionChunk, SourceMessage } from './types.ts';
 
 export interface ProcessorOptions {
   store: StateStore;
@@ -26,6 +26,8 @@ export interface ProcessorOptions {
   now?: () => number;
   /** Event ids remembered for de-duplication. */
   dedupeCapacity?: number;
+  /** Topic of content-published events; its messages are decoded as content, not interactions. */
+  contentsTopic?: string;
   /** Awaited before each chunk: holds the pipeline back while a downstream store is behind. */
   beforeChunk?: () => Promise<void>;
 }
@@ -96,11 +98,10 @@ export class BatchProcessor {
       return { nextOffset: this.cursors.get(key) ?? null, applied: 0, rejected: 0, skipped: 0 };
     }
 
+    if (chunk.topic === this.options.contentsTopic) return this.applyContents(chunk, key, last.offset);
+
     const { events, letters, duplicates } = this.decode(chunk);
-    if (letters.length > 0) {
-      await this.options.deadLetters.send(letters);
-      metrics.deadLetters.inc(letters.length);
-    }
+    await this.sendDeadLetters(letters);
 
     const loadTimer = metrics.batchSeconds.startTimer({ stage: 'load' });
     const plan = model.plan(events);
@@ -111,30 +112,81 @@ export class BatchProcessor {
     const rows = this.options.analytics ? itemMinuteCounts(events) : [];
     modelTimer();
 
-    const nextOffset = nextOf(last.offset);
-    const commitTimer = metrics.batchSeconds.startTimer({ stage: 'commit' });
-    const committed = await store.commit({
-      partition: key,
-      expectedOffset: this.cursors.get(key) ?? null,
-      nextOffset,
+    const batchId = `${chunk.topic}/${chunk.partition}/${first.offset}-${last.offset}`;
+    const nextOffset = await this.commit(key, last.offset, {
       effects,
-      analytics:
-        rows.length > 0 ? { batchId: `${chunk.topic}/${chunk.partition}/${first.offset}-${last.offset}`, rows } : undefined,
+      analytics: rows.length > 0 ? { batchId, rows } : undefined,
     });
-    commitTimer();
-    if (!committed) {
-      metrics.commitsFenced.inc();
+    if (nextOffset === null) {
       logger.warn({ partition: key, offset: first.offset }, 'batch fenced: another owner advanced the partition');
-      this.cursors.delete(key);
-      return { nextOffset: null, applied: 0, rejected: letters.length, skipped: duplicates };
+      return { nextOffset, applied: 0, rejected: letters.length, skipped: duplicates };
     }
 
-    this.cursors.set(key, nextOffset);
     this.recent.addAll(events.flatMap((e) => (e.eventId === undefined ? [] : [e.eventId])));
     for (const event of events) metrics.eventsConsumed.inc({ type: event.type });
     metrics.batchEvents.observe(events.length);
     if (effects !== undefined) metrics.eventLagSeconds.set((this.now() - effects.clock) / 1000);
     return { nextOffset, applied: events.length, rejected: letters.length, skipped: duplicates };
+  }
+
+  /** Content events: item metadata stored with the partition's offset, bad ones dead-lettered. */
+  private async applyContents(chunk: PartitionChunk, key: string, lastOffset: string): Promise<ChunkResult> {
+    const contents: ContentEvent[] = [];
+    const letters: DeadLetter[] = [];
+    for (const message of chunk.messages) {
+      const result = decodeContent(message.value);
+      if (result.ok) contents.push(result.value);
+      else letters.push(this.deadLetter(chunk, message, result));
+    }
+    await this.sendDeadLetters(letters);
+    const nextOffset = await this.commit(key, lastOffset, { effects: undefined, analytics: undefined, contents });
+    return { nextOffset, applied: nextOffset === null ? 0 : contents.length, rejected: letters.length, skipped: 0 };
+  }
+
+  /**
+   * Writes a batch fenced on the offset this process believes is stored; the
+   * next offset, or null when another owner advanced the partition.
+   */
+  private async commit(
+    key: string,
+    lastOffset: string,
+    batch: Pick<BatchCommit, 'effects' | 'analytics' | 'contents'>,
+  ): Promise<string | null> {
+    const nextOffset = nextOf(lastOffset);
+    const timer = this.options.metrics.batchSeconds.startTimer({ stage: 'commit' });
+    const committed = await this.options.store.commit({
+      partition: key,
+      expectedOffset: this.cursors.get(key) ?? null,
+      nextOffset,
+      ...batch,
+    });
+    timer();
+    if (!committed) {
+      this.options.metrics.commitsFenced.inc();
+      this.cursors.delete(key);
+      return null;
+    }
+    this.cursors.set(key, nextOffset);
+    return nextOffset;
+  }
+
+  private deadLetter(chunk: PartitionChunk, message: SourceMessage, rejection: Rejection): DeadLetter {
+    this.options.metrics.eventsRejected.inc({ field: rejection.field });
+    return {
+      topic: chunk.topic,
+      partition: chunk.partition,
+      offset: message.offset,
+      key: message.key,
+      value: message.value,
+      field: rejection.field,
+      reason: rejection.reason,
+    };
+  }
+
+  private async sendDeadLetters(letters: DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await this.options.deadLetters.send(letters);
+    this.options.metrics.deadLetters.inc(letters.length);
   }
 
   private decode(chunk: PartitionChunk) {
@@ -146,21 +198,13 @@ export class BatchProcessor {
 
     for (const message of chunk.messages) {
       const result = decodeInteraction(message.value);
-      let rejection: { field: string; reason: string } | undefined;
+      let rejection: Rejection | undefined;
       if (!result.ok) rejection = result;
       else if (result.value.ts > horizon) {
         rejection = { field: 'ts', reason: `ts is more than ${this.options.maxFutureMs} ms ahead of the clock` };
       }
       if (rejection !== undefined) {
-        this.options.metrics.eventsRejected.inc({ field: rejection.field });
-        letters.push({
-          topic: chunk.topic,
-          partition: chunk.partition,
-          offset: message.offset,
-          key: message.key,
-          value: message.value,
-          ...rejection,
-        });
+        letters.push(this.deadLetter(chunk, message, rejection));
         continue;
       }
       const event = (result as { value: InteractionEvent }).value;

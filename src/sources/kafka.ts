@@ -11,6 +11,8 @@ export interface KafkaIngestOptions {
   clientId: string;
   groupId: string;
   eventsTopic: string;
+  /** Content-published events, consumed in the same group. */
+  contentsTopic: string;
   deadLetterTopic: string;
   /** Partitions of topics that freshet creates when they are missing. */
   partitions: number;
@@ -96,7 +98,10 @@ export class KafkaIngest implements DeadLetterSink {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       void this.seekToStoredOffsets(event.payload.memberAssignment);
     });
-    await this.consumer.subscribe({ topic: this.options.eventsTopic, fromBeginning: true });
+    await this.consumer.subscribe({
+      topics: [this.options.eventsTopic, this.options.contentsTopic],
+      fromBeginning: true,
+    });
     this.running = true;
     await this.consumer.run({
       autoCommit: false,

@@ -53,4 +53,11 @@ end
 if ARGV[i] ~= '' then
   redis.call('HSET', p .. 'outbox', ARGV[i], ARGV[i + 1])
 end
+i = i + 2
+
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('SET', p .. 'meta:' .. ARGV[i], ARGV[i + 1])
+  redis.call('ZADD', p .. 'pub', ARGV[i + 2], ARGV[i]); i = i + 3
+end
 return 1

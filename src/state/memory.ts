@@ -1,3 +1,4 @@
+import type { ContentEvent } from '../events/schema.ts';
 import type { StateSnapshot } from '../model/online-mf.ts';
 import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
@@ -29,6 +30,7 @@ export class MemoryStateStore implements StateStore {
   private readonly trend = new Map<string, number>();
   private readonly itemSeq = new Map<string, number>();
   private readonly outbox = new Map<string, AnalyticsBatch>();
+  private readonly contents = new Map<string, ContentEvent>();
   private seq = 0;
   private latest = 0;
 
@@ -76,6 +78,7 @@ export class MemoryStateStore implements StateStore {
       if (this.trend.size > TRENDING_CAP * 1.1) this.trimTrending();
     }
     if (batch.analytics !== undefined) this.outbox.set(batch.analytics.batchId, batch.analytics);
+    for (const content of batch.contents ?? []) this.contents.set(content.itemId, { ...content });
     return true;
   }
 
@@ -95,6 +98,11 @@ export class MemoryStateStore implements StateStore {
 
   async getClicked(userId: string): Promise<string[]> {
     return [...(this.clicked.get(userId) ?? [])];
+  }
+
+  async getContent(itemId: string): Promise<ContentEvent | undefined> {
+    const content = this.contents.get(itemId);
+    return content === undefined ? undefined : { ...content };
   }
 
   async trending(k: number): Promise<Scored[]> {

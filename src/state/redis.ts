@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { ContentEvent } from '../events/schema.ts';
 import type { StateSnapshot } from '../model/online-mf.ts';
 import {
   decodeItem,
@@ -38,7 +39,8 @@ export interface RedisStoreOptions {
  * P+off (hash partition -> next offset), P+u:<user> and P+i:<item> (binary
  * records), P+ic:<item> (hash views, clicks), P+clk:<user> (set of clicked
  * items), P+trend (zset), P+iseq (zset item -> change sequence), P+seq,
- * P+clock, P+outbox (hash batch id -> analytics rows as JSON).
+ * P+clock, P+outbox (hash batch id -> analytics rows as JSON), P+meta:<item> (content
+ * event as JSON), P+pub (zset item -> publication time).
  *
  * Known gap: keys of one batch span hash slots, so Redis Cluster needs the
  * commit split per slot; this store targets a single primary.
@@ -102,6 +104,9 @@ export class RedisStateStore implements StateStore {
     for (const [id, score] of effects?.trending ?? []) args.push(id, String(score));
     if (batch.analytics === undefined) args.push('', '');
     else args.push(batch.analytics.batchId, JSON.stringify(batch.analytics.rows));
+    const contents = batch.contents ?? [];
+    args.push(contents.length);
+    for (const c of contents) args.push(c.itemId, JSON.stringify(c), c.publishedAt);
 
     const run = (this.client as unknown as { freshetCommit: CommitCommand }).freshetCommit;
     return (await run.apply(this.client, args)) === 1;
@@ -124,6 +129,11 @@ export class RedisStateStore implements StateStore {
 
   async getClicked(userId: string): Promise<string[]> {
     return this.client.smembers(`${this.prefix}clk:${userId}`);
+  }
+
+  async getContent(itemId: string): Promise<ContentEvent | undefined> {
+    const json = await this.client.get(`${this.prefix}meta:${itemId}`);
+    return json === null ? undefined : (JSON.parse(json) as ContentEvent);
   }
 
   async trending(k: number): Promise<Scored[]> {

@@ -1,4 +1,5 @@
 import type { ItemMinuteRow } from '../analytics/aggregate.ts';
+import type { ContentEvent } from '../events/schema.ts';
 import type { BatchEffects, StateSnapshot } from '../model/online-mf.ts';
 import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
@@ -22,6 +23,8 @@ export interface BatchCommit {
   nextOffset: string;
   effects: BatchEffects | undefined;
   analytics: AnalyticsBatch | undefined;
+  /** Content-published events: item metadata, kept whole (the latest publication wins). */
+  contents?: readonly ContentEvent[];
 }
 
 export interface ItemCounts {
@@ -50,6 +53,7 @@ export interface StateStore {
   getItem(itemId: string): Promise<ItemRecord | undefined>;
   getItemCounts(itemId: string): Promise<ItemCounts>;
   getClicked(userId: string): Promise<string[]>;
+  getContent(itemId: string): Promise<ContentEvent | undefined>;
   /** Highest trending scores first. */
   trending(k: number): Promise<Scored[]>;
   /** Latest event time applied (ms), 0 before any. */

@@ -126,6 +126,24 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect([...snapshot.items.keys()]).toEqual(['i1']);
     });
 
+    it('keeps the latest content event per item', async () => {
+      const first = { itemId: 'n1', publishedAt: 1000, category: 'news', title: 'Old title' };
+      const second = { itemId: 'n1', publishedAt: 2000, category: 'news', title: 'New title', ttlSeconds: 600 };
+      for (const [i, content] of [first, second].entries()) {
+        const ok = await store.commit({
+          partition: 'g/contents/0',
+          expectedOffset: i === 0 ? null : String(i),
+          nextOffset: String(i + 1),
+          effects: undefined,
+          analytics: undefined,
+          contents: [content],
+        });
+        expect(ok).toBe(true);
+      }
+      expect(await store.getContent('n1')).toEqual(second);
+      expect(await store.getContent('n2')).toBeUndefined();
+    });
+
     it('keeps analytics batches until acknowledged', async () => {
       const pending = await store.pendingAnalytics(10);
       expect(pending).toEqual([{ batchId: 't/0/0-9', rows: [{ minute: 60, itemId: 'i1', views: 5, clicks: 3 }] }]);

@@ -31,6 +31,7 @@ function setup(maxEvents = 100) {
     maxEvents,
     analytics: true,
     maxFutureMs: 60_000,
+    contentsTopic: 'contents',
     now: () => NOW,
   });
   return { store, letters, processor };
@@ -114,5 +115,21 @@ describe('batch processor', () => {
     expect(result.nextOffset).toBeNull();
     expect(await store.getItemCounts('j')).toEqual({ views: 0, clicks: 0 });
     expect(await store.readOffset('g/events/0')).toBe('7');
+  });
+
+  it('stores content events from the contents topic and dead-letters bad ones', async () => {
+    const { store, letters, processor } = setup();
+    const result = await processor.process({
+      topic: 'contents',
+      partition: 1,
+      messages: [
+        message(7, { itemId: 'n1', publishedAt: '2019-11-09T10:00:00Z', category: 'sports' }),
+        message(8, { itemId: 'n2', publishedAt: 'soon' }),
+      ],
+    });
+    expect(result).toEqual({ nextOffset: '9', applied: 1, rejected: 1, skipped: 0 });
+    expect(await store.getContent('n1')).toEqual({ itemId: 'n1', publishedAt: Date.UTC(2019, 10, 9, 10), category: 'sports' });
+    expect(letters.map((l) => [l.topic, l.offset, l.field])).toEqual([['contents', '8', 'publishedAt']]);
+    expect(await store.readOffset('g/contents/1')).toBe('9');
   });
 });
