@@ -2,7 +2,7 @@
 # `npm test`: the whole suite. Installs and starts the servers the integration
 # tests need (scripts/services.sh: Redis, ClickHouse, Kafka, Prometheus on
 # loopback), type-checks, runs every test on Node.js 24, the unit tests again on
-# Node.js 26, and stops the servers on exit.
+# Node.js 26, and stops the servers it started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/ensure-deps.sh
@@ -11,12 +11,17 @@ echo "freshet: node $(node --version), type-checking" >&2
 tsc --noEmit -p tsconfig.json
 
 bash scripts/services.sh install
-trap 'bash scripts/services.sh stop >&2 || true' EXIT
+# Servers that were already running (a developer's) are left running; the ones started here stop.
+if ! bash scripts/services.sh status >/dev/null 2>&1; then
+  trap 'bash scripts/services.sh stop >&2 || true' EXIT
+fi
 bash scripts/services.sh start
 # shellcheck disable=SC1091
 . "${FRESHET_SERVICES_DIR:-/tmp/freshet-services}/env"
 
-vitest run "$@"
+reports="$(mktemp -d)"
+status=0
+vitest run --reporter=default --reporter=json --outputFile.json="$reports/node24.json" "$@" || status=$?
 
 if [ "${FRESHET_SKIP_NODE26:-}" != 1 ] && [ $# -eq 0 ]; then
   node26_dir="${FRESHET_NODE26_DIR:-$HOME/.cache/freshet/node26}"
@@ -26,5 +31,8 @@ if [ "${FRESHET_SKIP_NODE26:-}" != 1 ] && [ $# -eq 0 ]; then
     npm install --prefix "$node26_dir" --no-audit --no-fund --loglevel=error node@26 >&2
   fi
   echo "freshet: unit tests on node $("$node26_dir/node_modules/.bin/node" --version)" >&2
-  "$node26_dir/node_modules/.bin/node" node_modules/vitest/vitest.mjs run --project unit
+  "$node26_dir/node_modules/.bin/node" node_modules/vitest/vitest.mjs run --project unit \
+    --reporter=default --reporter=json --outputFile.json="$reports/node26.json" || status=$?
 fi
+node scripts/test-summary.mjs "$reports"/*.json
+exit "$status"
