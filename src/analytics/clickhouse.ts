@@ -12,6 +12,41 @@ export interface ClickHouseOptions {
 const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /**
+ * The statements, kept as text builders so that a test can run the very same
+ * SQL on a current ClickHouse release as well as on 18.16.
+ */
+export const itemMinuteSql = {
+  create: (db: string) => [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.item_minute (
+      minute DateTime,
+      item_id String,
+      views UInt64,
+      clicks UInt64,
+      batch_id String
+    ) ENGINE = ReplacingMergeTree()
+    PARTITION BY toYYYYMM(minute)
+    ORDER BY (item_id, minute, batch_id)`,
+  ],
+  table: (db: string) => `${db}.item_minute`,
+  totals: (db: string) =>
+    `SELECT item_id, sum(views) AS views, sum(clicks) AS clicks FROM ${db}.item_minute FINAL GROUP BY item_id`,
+};
+
+/** JSONEachRow rows of the item_minute table. */
+export function itemMinuteRows(batches: readonly AnalyticsBatch[]) {
+  return batches.flatMap((batch) =>
+    batch.rows.map((row) => ({
+      minute: row.minute,
+      item_id: row.itemId,
+      views: row.views,
+      clicks: row.clicks,
+      batch_id: batch.batchId,
+    })),
+  );
+}
+
+/**
  * Per-item, per-minute views and clicks in ClickHouse. Rows carry the identity
  * of their source batch and the table collapses equal keys (ReplacingMergeTree),
  * so a batch written twice counts once: queries read it with FINAL.
@@ -41,41 +76,18 @@ export class ClickHouseSink implements AnalyticsSink {
 
   /** Creates the database and tables if missing. */
   async migrate(): Promise<void> {
-    await this.client.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.database}` });
-    await this.client.command({
-      query: `CREATE TABLE IF NOT EXISTS ${this.database}.item_minute (
-        minute DateTime,
-        item_id String,
-        views UInt64,
-        clicks UInt64,
-        batch_id String
-      ) ENGINE = ReplacingMergeTree()
-      PARTITION BY toYYYYMM(minute)
-      ORDER BY (item_id, minute, batch_id)`,
-    });
+    for (const query of itemMinuteSql.create(this.database)) await this.client.command({ query });
   }
 
   async write(batches: readonly AnalyticsBatch[]): Promise<void> {
-    const values = batches.flatMap((batch) =>
-      batch.rows.map((row) => ({
-        minute: row.minute,
-        item_id: row.itemId,
-        views: row.views,
-        clicks: row.clicks,
-        batch_id: batch.batchId,
-      })),
-    );
+    const values = itemMinuteRows(batches);
     if (values.length === 0) return;
-    await this.client.insert({ table: `${this.database}.item_minute`, values, format: 'JSONEachRow' });
+    await this.client.insert({ table: itemMinuteSql.table(this.database), values, format: 'JSONEachRow' });
   }
 
   /** All-time views and clicks per item, each batch counted once. */
   async itemTotals(): Promise<Map<string, { views: number; clicks: number }>> {
-    const result = await this.client.query({
-      query: `SELECT item_id, sum(views) AS views, sum(clicks) AS clicks
-        FROM ${this.database}.item_minute FINAL GROUP BY item_id`,
-      format: 'JSONEachRow',
-    });
+    const result = await this.client.query({ query: itemMinuteSql.totals(this.database), format: 'JSONEachRow' });
     const rows = await result.json<{ item_id: string; views: string | number; clicks: string | number }>();
     return new Map(rows.map((r) => [r.item_id, { views: Number(r.views), clicks: Number(r.clicks) }]));
   }
