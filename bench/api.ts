@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { decayFactor, decayRate } from '../src/model/decay.ts';
+import { DEFAULT_MODEL_PARAMS } from '../src/model/params.ts';
+import { decodeItem, decodeUser, type ItemRecord } from '../src/model/records.ts';
+import { TopK } from '../src/model/topk.ts';
+
+const run = promisify(execFile);
+
+export interface ApiResult {
+  items: number;
+  rate: number;
+  achievedRate: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  /** Share of the API's top-10 found in the exact top-10, over sampled users. */
+  agreement: number;
+}
+
+interface Index {
+  ids: string[];
+  records: ItemRecord[];
+}
+
+async function loadItems(redis: Redis, prefix: string, dimensions: number): Promise<Index> {
+  const ids = await redis.zrange(`${prefix}iseq`, 0, -1);
+  const records: ItemRecord[] = [];
+  const kept: string[] = [];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    const bufs = await redis.mgetBuffer(...chunk.map((id) => `${prefix}i:${id}`));
+    chunk.forEach((id, j) => {
+      const buf = bufs[j];
+      const record = buf ? decodeItem(buf, dimensions) : undefined;
+      if (record) {
+        kept.push(id);
+        records.push(record);
+      }
+    });
+  }
+  return { ids: kept, records };
+}
+
+/** The exact top-k for a user, computed here from the stored state, independently of the API. */
+async function exactTopK(redis: Redis, prefix: string, index: Index, userId: string, k: number, clock: number) {
+  const dimensions = DEFAULT_MODEL_PARAMS.dimensions;
+  const buf = await redis.getBuffer(`${prefix}u:${userId}`);
+  const user = buf ? decodeUser(buf, dimensions) : undefined;
+  if (!user) return undefined;
+  const clicked = new Set(await redis.smembers(`${prefix}clk:${userId}`));
+  const rate = decayRate(DEFAULT_MODEL_PARAMS.halfLifeMs.item);
+  const top = new TopK(k);
+  index.records.forEach((item, row) => {
+    const id = index.ids[row] as string;
+    if (clicked.has(id)) return;
+    let score = item.bias * decayFactor(rate, item.ts, clock);
+    for (let f = 0; f < dimensions; f++) score += (user.vec[f] as number) * (item.vec[f] as number);
+    top.push(id, score);
+  });
+  return top.result().map((s) => s.id);
+}
+
+/**
+ * Recommendations under an open-loop load from a second process, then the
+ * agreement of the served top-10 with exact scoring for a sample of users.
+ */
+export async function benchApi(
+  url: string,
+  redisUrl: string,
+  prefix: string,
+  userIds: readonly string[],
+  rate: number,
+  seconds: number,
+  log: (line: string) => void,
+): Promise<ApiResult> {
+  const redis = new Redis(redisUrl);
+  const index = await loadItems(redis, prefix, DEFAULT_MODEL_PARAMS.dimensions);
+  const clock = Number((await redis.get(`${prefix}clock`)) ?? 0);
+  const idsFile = join(tmpdir(), `freshet-bench-users-${process.pid}.txt`);
+  writeFileSync(idsFile, userIds.join('\n'));
+
+  log(`api: warming up, then ${rate} requests/s for ${seconds} s over ${index.ids.length.toLocaleString()} items`);
+  const template = `${url}/v1/users/{id}/recommendations?k=10`;
+  await run(process.execPath, ['bench/load.ts', template, String(Math.min(rate, 200)), '2', idsFile]);
+  const { stdout } = await run(process.execPath, ['bench/load.ts', template, String(rate), String(seconds), idsFile], {
+    maxBuffer: 1 << 20,
+  });
+  const load = JSON.parse(stdout) as { achievedRate: number; p50Ms: number; p99Ms: number; errors: number };
+
+  let agree = 0;
+  let total = 0;
+  for (const userId of userIds.slice(0, 200)) {
+    const exact = await exactTopK(redis, prefix, index, userId, 10, clock);
+    if (!exact) continue;
+    const body = (await (await fetch(`${url}/v1/users/${encodeURIComponent(userId)}/recommendations?k=10`)).json()) as {
+      items: Array<{ itemId: string }>;
+    };
+    const served = new Set(body.items.map((i) => i.itemId));
+    agree += exact.filter((id) => served.has(id)).length;
+    total += exact.length;
+  }
+  redis.disconnect();
+  return {
+    items: index.ids.length,
+    rate,
+    achievedRate: load.achievedRate,
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    errors: load.errors,
+    agreement: total > 0 ? agree / total : Number.NaN,
+  };
+}

@@ -1,0 +1,161 @@
+import { Redis } from 'ioredis';
+import type { InteractionEvent } from '../src/events/schema.ts';
+import { startEngine, type EngineProcess } from '../test/support/engine-process.ts';
+import { committedTotal, cpuSeconds, kafkaClient, produceAll, rssBytes, sleep, uniqueName, type Servers } from './support.ts';
+
+export interface IngestResult {
+  processes: number;
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+  engineCpuSeconds: number;
+  eventsPerCpuSecond: number;
+  peakRssBytes: number;
+  /** RSS when the committed count first reached 200,000 and at the end. */
+  rssAt200k: number;
+  rssAtEnd: number;
+  redisBytesPerUser: number;
+  redisBytesPerItem: number;
+}
+
+export interface IngestRun {
+  result: IngestResult;
+  /** Engines still running on the ingested state, for the phases that follow. */
+  engines: EngineProcess[];
+  env: Record<string, string>;
+  prefix: string;
+  cleanup(): Promise<void>;
+}
+
+/** Average MEMORY USAGE of a sample of keys, in bytes. */
+async function averageUsage(redis: Redis, keys: string[][]): Promise<number> {
+  if (keys.length === 0) return 0;
+  let total = 0;
+  for (const group of keys) {
+    for (const key of group) total += Number((await redis.memory('USAGE', key)) ?? 0);
+  }
+  return total / keys.length;
+}
+
+async function sampleIds(redis: Redis, pattern: string, prefixLength: number, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    for (const key of keys) if (ids.length < count) ids.push(key.slice(prefixLength));
+    cursor = next;
+  } while (cursor !== '0' && ids.length < count);
+  return ids;
+}
+
+async function redisBytes(redis: Redis, prefix: string) {
+  const users = await sampleIds(redis, `${prefix}u:*`, prefix.length + 2, 300);
+  const items = await sampleIds(redis, `${prefix}i:*`, prefix.length + 2, 300);
+  const perUser = await averageUsage(redis, users.map((id) => [`${prefix}u:${id}`, `${prefix}clk:${id}`]));
+  const perItemKeys = await averageUsage(redis, items.map((id) => [`${prefix}i:${id}`, `${prefix}ic:${id}`]));
+  const seqCard = await redis.zcard(`${prefix}iseq`);
+  const seqBytes = Number((await redis.memory('USAGE', `${prefix}iseq`)) ?? 0);
+  const trendBytes = Number((await redis.memory('USAGE', `${prefix}trend`)) ?? 0);
+  return { perUser, perItem: perItemKeys + (seqCard > 0 ? (seqBytes + trendBytes) / seqCard : 0) };
+}
+
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/**
+ * Events per second from Kafka through decode, model update and the Redis
+ * commit to the Kafka offset commit: the topic is filled first, then the
+ * engines start and the clock runs until the group's committed offsets reach
+ * the end of the topic.
+ */
+export async function benchIngest(
+  srv: Servers,
+  events: readonly InteractionEvent[],
+  processes: number,
+  log: (line: string) => void,
+): Promise<IngestRun> {
+  const name = uniqueName('bench');
+  const topic = `${name}.events`;
+  const prefix = `${name}:`;
+  const kafka = kafkaClient(srv.brokers);
+  log(`ingest x${processes}: producing ${events.length.toLocaleString()} events to ${topic}`);
+  await produceAll(kafka, topic, events);
+
+  const env = {
+    KAFKA_BROKERS: srv.brokers,
+    KAFKA_EVENTS_TOPIC: topic,
+    KAFKA_DLQ_TOPIC: `${name}.dlq`,
+    KAFKA_CONTENTS_TOPIC: `${name}.contents`,
+    KAFKA_GROUP_ID: `${name}.group`,
+    REDIS_URL: srv.redisUrl,
+    REDIS_PREFIX: prefix,
+    CLICKHOUSE_URL: srv.clickhouseUrl,
+    CLICKHOUSE_DATABASE: name,
+    LOG_LEVEL: 'warn',
+    MAX_EVENT_FUTURE_MS: String(365 * 86_400_000),
+  };
+  const engines: EngineProcess[] = [];
+  for (let i = 0; i < processes; i++) engines.push(await startEngine(env));
+  const pids = engines.map((e) => e.child.pid as number);
+  const cpuBefore = pids.map(cpuSeconds);
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const started = performance.now();
+  let done = 0;
+  let peak = 0;
+  let rssAt200k = 0;
+  let lastLog = started;
+  while (done < events.length) {
+    await sleep(250);
+    done = await committedTotal(admin, env.KAFKA_GROUP_ID, topic);
+    const rss = Math.max(...pids.map(rssBytes));
+    peak = Math.max(peak, rss);
+    if (rssAt200k === 0 && done >= 200_000) rssAt200k = rss;
+    if (performance.now() - lastLog > 5000) {
+      lastLog = performance.now();
+      log(`  ${done.toLocaleString()} / ${events.length.toLocaleString()} committed, rss ${(rss / 2 ** 20).toFixed(0)} MiB`);
+    }
+    if (performance.now() - started > 30 * 60_000) throw new Error(`ingest stalled at ${done} events`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const engineCpu = pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - (cpuBefore[i] as number), 0);
+  const rssAtEnd = Math.max(...pids.map(rssBytes));
+  await admin.disconnect();
+
+  const redis = new Redis(srv.redisUrl);
+  const bytes = await redisBytes(redis, prefix);
+  return {
+    result: {
+      processes,
+      events: events.length,
+      seconds,
+      eventsPerSecond: events.length / seconds,
+      engineCpuSeconds: engineCpu,
+      eventsPerCpuSecond: events.length / engineCpu,
+      peakRssBytes: peak,
+      rssAt200k,
+      rssAtEnd,
+      redisBytesPerUser: bytes.perUser,
+      redisBytesPerItem: bytes.perItem,
+    },
+    engines,
+    env,
+    prefix,
+    async cleanup() {
+      for (const engine of engines) await engine.stop();
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+      const cleanupAdmin = kafka.admin();
+      await cleanupAdmin.connect();
+      await cleanupAdmin.deleteTopics({ topics: [topic, env.KAFKA_DLQ_TOPIC, env.KAFKA_CONTENTS_TOPIC] }).catch(() => undefined);
+      await cleanupAdmin.disconnect();
+    },
+  };
+}
