@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { INTERACTION_TYPES } from '../events/schema.ts';
-import { DEFAULT_MODEL_PARAMS, type ModelParams } from '../model/params.ts';
+import { DEFAULT_MODEL_PARAMS, type ModelParams, type UpdateRule } from '../model/params.ts';
 import { parseDuration } from './duration.ts';
 import { YamlFile } from './yaml-file.ts';
 import { FreshetError } from '../errors.ts';
@@ -37,9 +37,20 @@ function durationAt(file: YamlFile, root: Record<string, unknown>, path: Path, f
 }
 
 const KNOWN_KEYS = new Set([
-  'dimensions', 'learningRate', 'biasLearningRate', 'regularization', 'biasRegularization',
-  'initScale', 'seed', 'weights', 'negatives', 'halfLife',
+  'update', 'dimensions', 'learningRate', 'biasLearningRate', 'regularization', 'biasRegularization',
+  'initScale', 'seed', 'weights', 'historyWeight', 'negatives', 'halfLife',
 ]);
+
+const UPDATE_RULES: readonly UpdateRule[] = ['bpr', 'isgd'];
+
+function updateAt(file: YamlFile, root: Record<string, unknown>, fallback: UpdateRule): UpdateRule {
+  const value = root.update;
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'string' || !(UPDATE_RULES as readonly string[]).includes(value)) {
+    throw file.error(['model', 'update'], `must be one of ${UPDATE_RULES.join(', ')}`);
+  }
+  return value as UpdateRule;
+}
 
 /** Model hyperparameters from the `model:` section of a pipeline file; every field optional. */
 export function parseModelFile(file: YamlFile): ModelParams {
@@ -55,6 +66,7 @@ export function parseModelFile(file: YamlFile): ModelParams {
   for (const type of INTERACTION_TYPES) weights[type] = numberAt(file, model, ['weights', type], d.weights[type], 0, 100);
 
   return {
+    update: updateAt(file, model, d.update),
     dimensions: numberAt(file, model, ['dimensions'], d.dimensions, 1, 512, true),
     learningRate: numberAt(file, model, ['learningRate'], d.learningRate, 0, 10),
     biasLearningRate: numberAt(file, model, ['biasLearningRate'], d.biasLearningRate, 0, 10),
@@ -63,9 +75,12 @@ export function parseModelFile(file: YamlFile): ModelParams {
     initScale: numberAt(file, model, ['initScale'], d.initScale, 0, 10),
     seed: numberAt(file, model, ['seed'], d.seed, 0, 2 ** 32 - 1, true),
     weights,
+    historyWeight: numberAt(file, model, ['historyWeight'], d.historyWeight, 0, 100),
     negatives: {
       perPositive: numberAt(file, model, ['negatives', 'perPositive'], d.negatives.perPositive, 0, 100, true),
       poolSize: numberAt(file, model, ['negatives', 'poolSize'], d.negatives.poolSize, 0, 10_000_000, true),
+      uniformShare: numberAt(file, model, ['negatives', 'uniformShare'], d.negatives.uniformShare, 0, 1),
+      realWeight: numberAt(file, model, ['negatives', 'realWeight'], d.negatives.realWeight, 0, 1000),
     },
     halfLifeMs: {
       user: durationAt(file, model, ['halfLife', 'user'], d.halfLifeMs.user),

@@ -1,7 +1,12 @@
+import type { NegativeOptions } from './negatives.ts';
 import type { InteractionType } from '../events/schema.ts';
 
 /** Hyperparameters of the online model; defaults and units are documented in pipelines/model.yaml. */
+export type UpdateRule = 'bpr' | 'isgd';
+
 export interface ModelParams {
+  /** `bpr`: pairs against real or sampled negatives; `isgd`: pointwise towards 1, no negatives. */
+  update: UpdateRule;
   dimensions: number;
   learningRate: number;
   biasLearningRate: number;
@@ -16,12 +21,9 @@ export interface ModelParams {
    * view weight; a weight of 0 leaves the model untouched.
    */
   weights: Record<InteractionType, number>;
-  negatives: {
-    /** Sampled negatives per positive event. */
-    perPositive: number;
-    /** Recent positive item ids kept for sampling, so that sampling follows popularity. */
-    poolSize: number;
-  };
+  /** Learning weight of a click replayed from a user's history (source `history`); 0 ignores them. */
+  historyWeight: number;
+  negatives: NegativeOptions;
   halfLifeMs: {
     /** Users' vectors shrink with this half-life between their events. */
     user: number;
@@ -33,14 +35,16 @@ export interface ModelParams {
 }
 
 export const DEFAULT_MODEL_PARAMS: ModelParams = {
+  update: 'bpr',
   dimensions: 32,
-  learningRate: 0.05,
+  learningRate: 0.1,
   biasLearningRate: 0.05,
   regularization: 0.01,
   biasRegularization: 0.01,
   initScale: 0.1,
   seed: 42,
   weights: { click: 1, push_open: 1, view: 0.2, push_sent: 0 },
-  negatives: { perPositive: 2, poolSize: 5000 },
+  historyWeight: 1,
+  negatives: { perPositive: 20, poolSize: 5000, uniformShare: 1, realWeight: 8 },
   halfLifeMs: { user: 30 * 86_400_000, item: 7 * 86_400_000, trending: 86_400_000 },
 };

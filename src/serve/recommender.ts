@@ -1,5 +1,6 @@
 import { decayFactor, decayRate } from '../model/decay.ts';
 import type { ModelParams } from '../model/params.ts';
+import { Scorer } from '../model/scoring.ts';
 import { TopK, type Scored } from '../model/topk.ts';
 import type { StateStore } from '../state/store.ts';
 import type { ItemIndex } from './item-index.ts';
@@ -22,7 +23,7 @@ export interface ItemStats {
 export class Recommender {
   private readonly store: StateStore;
   private readonly index: ItemIndex;
-  private readonly itemRate: number;
+  private readonly scorer: Scorer;
   private readonly trendingRate: number;
   /** Longest an answer may lag the state, ms. */
   private readonly maxStalenessMs: number;
@@ -30,7 +31,7 @@ export class Recommender {
   constructor(store: StateStore, index: ItemIndex, params: ModelParams, maxStalenessMs = 100) {
     this.store = store;
     this.index = index;
-    this.itemRate = decayRate(params.halfLifeMs.item);
+    this.scorer = new Scorer(params);
     this.trendingRate = decayRate(params.halfLifeMs.trending);
     this.maxStalenessMs = maxStalenessMs;
   }
@@ -52,18 +53,9 @@ export class Recommender {
       return { items, coldStart: true };
     }
 
-    const { index } = this;
-    const d = index.dimensions;
-    const p = user.vec;
-    const top = new TopK(k);
-    for (let row = 0; row < index.size; row++) {
-      const id = index.ids[row] as string;
-      let score = (index.bias[row] as number) * decayFactor(this.itemRate, index.ts[row] as number, index.clock);
-      const base = row * d;
-      for (let f = 0; f < d; f++) score += (p[f] as number) * (index.vectors[base + f] as number);
-      if (score > top.threshold && !exclude.has(id)) top.push(id, score);
-    }
-    return { items: top.result(), coldStart: false };
+    // The model's own ranking rule, the one `freshet evaluate` measures.
+    const items = this.scorer.rank(user.vec, this.index, this.index.clock, k, exclude);
+    return { items, coldStart: false };
   }
 
   /** Items whose vectors point the same way (cosine similarity); undefined for an unknown item. */

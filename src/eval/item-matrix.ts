@@ -1,0 +1,52 @@
+import type { ItemMatrix } from '../model/scoring.ts';
+import type { ItemRecord } from '../model/records.ts';
+
+/** A growable in-process copy of item records, row per item, for ranking all items at once. */
+export class GrowableItemMatrix implements ItemMatrix {
+  readonly dimensions: number;
+  readonly ids: string[] = [];
+  vectors: Float32Array;
+  bias: Float64Array;
+  ts: Float64Array;
+  private readonly rows = new Map<string, number>();
+
+  constructor(dimensions: number, capacity = 1024) {
+    this.dimensions = dimensions;
+    this.vectors = new Float32Array(capacity * dimensions);
+    this.bias = new Float64Array(capacity);
+    this.ts = new Float64Array(capacity);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  row(id: string): number | undefined {
+    return this.rows.get(id);
+  }
+
+  upsert(id: string, record: ItemRecord): void {
+    let row = this.rows.get(id);
+    if (row === undefined) {
+      row = this.ids.length;
+      if (row >= this.bias.length) this.grow(row * 2);
+      this.ids.push(id);
+      this.rows.set(id, row);
+    }
+    this.vectors.set(record.vec, row * this.dimensions);
+    this.bias[row] = record.bias;
+    this.ts[row] = record.ts;
+  }
+
+  private grow(capacity: number): void {
+    const vectors = new Float32Array(capacity * this.dimensions);
+    vectors.set(this.vectors);
+    const bias = new Float64Array(capacity);
+    bias.set(this.bias);
+    const ts = new Float64Array(capacity);
+    ts.set(this.ts);
+    this.vectors = vectors;
+    this.bias = bias;
+    this.ts = ts;
+  }
+}

@@ -1,0 +1,66 @@
+/** Where sampled negatives come from; process state, rebuilt from the stream after a restart. */
+export interface NegativeOptions {
+  /** Sampled negatives per positive event. */
+  perPositive: number;
+  /** Recent positive item ids kept for popularity sampling, and distinct items for uniform. */
+  poolSize: number;
+  /** Share of negatives drawn uniformly over distinct recent items instead of by popularity. */
+  uniformShare: number;
+  /**
+   * Where a click has real negatives (views of the same user left unclicked in its batch), the
+   * weight of all its pairs together, as a multiple of the click's weight, shared among them.
+   */
+  realWeight: number;
+}
+
+/**
+ * Samples negatives for a positive: with probability `uniformShare` uniformly over the distinct
+ * items seen recently, otherwise from a ring of recent positives, so in proportion to recent
+ * popularity. Deterministic for a given random source and order of calls.
+ */
+export class NegativeSampler {
+  private readonly options: NegativeOptions;
+  private readonly random: () => number;
+  private readonly recent: string[] = [];
+  private recentNext = 0;
+  private readonly distinct: string[] = [];
+  private readonly slots = new Map<string, number>();
+  private distinctNext = 0;
+
+  constructor(options: NegativeOptions, random: () => number) {
+    this.options = options;
+    this.random = random;
+  }
+
+  sample(positive: string): string[] {
+    const { perPositive, uniformShare } = this.options;
+    const out: string[] = [];
+    if (this.recent.length === 0) return out;
+    for (let attempt = 0; out.length < perPositive && attempt < perPositive * 4; attempt++) {
+      const pool = this.random() < uniformShare ? this.distinct : this.recent;
+      const id = pool[Math.floor(this.random() * pool.length)] as string;
+      if (id !== positive) out.push(id);
+    }
+    return out;
+  }
+
+  remember(itemId: string): void {
+    const size = this.options.poolSize;
+    if (size <= 0) return;
+    if (this.recent.length < size) this.recent.push(itemId);
+    else {
+      this.recent[this.recentNext] = itemId;
+      this.recentNext = (this.recentNext + 1) % size;
+    }
+    if (this.slots.has(itemId)) return;
+    if (this.distinct.length < size) {
+      this.slots.set(itemId, this.distinct.length);
+      this.distinct.push(itemId);
+      return;
+    }
+    this.slots.delete(this.distinct[this.distinctNext] as string);
+    this.distinct[this.distinctNext] = itemId;
+    this.slots.set(itemId, this.distinctNext);
+    this.distinctNext = (this.distinctNext + 1) % size;
+  }
+}

@@ -1,0 +1,76 @@
+import { decayFactor, decayRate } from './decay.ts';
+import type { ModelParams } from './params.ts';
+import type { ItemRecord } from './records.ts';
+import { TopK, type Scored } from './topk.ts';
+
+/** Items laid out contiguously for scoring: what the serving index and the evaluation keep. */
+export interface ItemMatrix {
+  readonly size: number;
+  readonly dimensions: number;
+  readonly ids: readonly string[];
+  /** Row-major vectors, `dimensions` floats per item. */
+  readonly vectors: Float32Array;
+  readonly bias: Float64Array;
+  /** Event time each item's bias is stated at. */
+  readonly ts: Float64Array;
+}
+
+/**
+ * The model's preference score, shared by serving and evaluation so that both
+ * rank with the same rule: the item's bias aged to the clock with the item
+ * half-life, plus the dot product of user and item vectors.
+ */
+export class Scorer {
+  private readonly itemRate: number;
+
+  constructor(params: ModelParams) {
+    this.itemRate = decayRate(params.halfLifeMs.item);
+  }
+
+  /** Score of one item record at `clock`; without a user, the aged bias alone. */
+  score(user: Float32Array | undefined, item: ItemRecord, clock: number): number {
+    let score = item.bias * decayFactor(this.itemRate, item.ts, clock);
+    if (user === undefined) return score;
+    const q = item.vec;
+    for (let f = 0; f < q.length; f++) score += (user[f] as number) * (q[f] as number);
+    return score;
+  }
+
+  /**
+   * The k best rows of the matrix for a user at `clock`, best first, skipping `exclude`; only
+   * `rows` when given (a candidate set), every row otherwise.
+   */
+  rank(
+    user: Float32Array,
+    matrix: ItemMatrix,
+    clock: number,
+    k: number,
+    exclude: ReadonlySet<string>,
+    rows?: Iterable<number>,
+  ): Scored[] {
+    const top = new TopK(k);
+    if (rows === undefined) {
+      for (let row = 0; row < matrix.size; row++) this.push(top, user, matrix, row, clock, exclude);
+    } else {
+      for (const row of rows) this.push(top, user, matrix, row, clock, exclude);
+    }
+    return top.result();
+  }
+
+  private push(
+    top: TopK,
+    user: Float32Array,
+    m: ItemMatrix,
+    row: number,
+    clock: number,
+    exclude: ReadonlySet<string>,
+  ): void {
+    const d = m.dimensions;
+    const age = clock - (m.ts[row] as number);
+    let score = (m.bias[row] as number) * (age > 0 ? Math.exp(-this.itemRate * age) : 1);
+    const base = row * d;
+    for (let f = 0; f < d; f++) score += (user[f] as number) * (m.vectors[base + f] as number);
+    const id = m.ids[row] as string;
+    if (score > top.threshold && !exclude.has(id)) top.push(id, score);
+  }
+}
