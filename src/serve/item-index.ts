@@ -1,3 +1,4 @@
+import type { Metrics } from '../metrics.ts';
 import type { ItemRecord } from '../model/records.ts';
 import type { StateStore } from '../state/store.ts';
 
@@ -22,11 +23,18 @@ export class ItemIndex {
   private inflight: Promise<void> | undefined;
   private readonly store: StateStore;
   private readonly now: () => number;
+  private readonly metrics: Pick<Metrics, 'indexLookups' | 'indexItems'> | undefined;
 
-  constructor(store: StateStore, dimensions: number, now: () => number = Date.now) {
+  constructor(
+    store: StateStore,
+    dimensions: number,
+    now: () => number = Date.now,
+    metrics?: Pick<Metrics, 'indexLookups' | 'indexItems'>,
+  ) {
     this.store = store;
     this.dimensions = dimensions;
     this.now = now;
+    this.metrics = metrics;
     this.vectors = new Float32Array(1024 * dimensions);
     this.bias = new Float64Array(1024);
     this.ts = new Float64Array(1024);
@@ -46,7 +54,9 @@ export class ItemIndex {
 
   /** Refreshes unless the last refresh is younger than `maxAgeMs`. */
   async ensureFresh(maxAgeMs: number): Promise<void> {
-    if (this.now() - this.refreshedAt <= maxAgeMs) return;
+    const fresh = this.now() - this.refreshedAt <= maxAgeMs;
+    this.metrics?.indexLookups.inc({ result: fresh ? 'hit' : 'refresh' });
+    if (fresh) return;
     await this.refresh();
   }
 
@@ -64,6 +74,7 @@ export class ItemIndex {
     this.seq = changes.seq;
     this.clock = Math.max(this.clock, clock);
     this.refreshedAt = started;
+    this.metrics?.indexItems.set(this.ids.length);
   }
 
   private upsert(id: string, record: ItemRecord): void {
