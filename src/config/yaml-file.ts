@@ -15,7 +15,8 @@ export class YamlFile {
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
     const first = this.doc.errors[0];
     if (first !== undefined) {
-      const line = first.linePos?.[0]?.line ?? 0;
+      // prettyErrors is off, so linePos is not filled in: the line comes from the offset.
+      const line = first.linePos?.[0]?.line ?? this.lines.linePos(first.pos[0]).line;
       throw new FreshetError('pipeline_file_invalid', `${path}:${line}: ${first.message.split('\n')[0]}`, {
         context: { file: path, line },
       });

@@ -1,0 +1,32 @@
+import type { Metrics } from '../metrics.ts';
+import type { ScenarioReport } from '../scenarios/report.ts';
+import type { ScenarioRegistry } from '../scenarios/registry.ts';
+import type { ScenarioService } from '../scenarios/service.ts';
+import type { Recommender } from '../serve/recommender.ts';
+import type { InteractionEvent } from '../events/schema.ts';
+
+/** Where accepted events go: the embedded pipeline, or the Kafka events topic. */
+export interface EventIntake {
+  /** Resolves when the events are durable (applied, or acknowledged by Kafka). */
+  submit(events: InteractionEvent[]): Promise<void>;
+  /** True when taking `count` more events would exceed the input bound. */
+  full(count: number): boolean;
+}
+
+/** What the scenario routes use of the scenario runtime (src/scenarios/runtime.ts). */
+export interface ScenarioApi {
+  registry: Pick<ScenarioRegistry, 'get' | 'list' | 'errors'>;
+  service: Pick<ScenarioService, 'recommend'>;
+  report(name: string): Promise<ScenarioReport | undefined>;
+}
+
+/** What route modules are given. */
+export interface ApiContext {
+  recommender: Recommender;
+  intake: EventIntake;
+  metrics: Metrics;
+  /** Readiness: every dependency answers. */
+  ready(): Promise<boolean>;
+  maxK: number;
+  scenarios: ScenarioApi | undefined;
+}

@@ -1,0 +1,142 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { validateInteraction, type InteractionEvent } from '../../events/schema.ts';
+import type { ApiContext } from '../context.ts';
+import { errorSchema, objectSchema } from '../schemas.ts';
+
+interface RejectedEvent {
+  index: number;
+  field: string;
+  reason: string;
+}
+
+function badRequest(reply: FastifyReply, field: string, message: string) {
+  return reply.code(400).send({ error: { code: 'request_invalid', field, message } });
+}
+
+/** Splits a body of a JSON array, one JSON object, or NDJSON lines into elements. */
+function parseEventsBody(body: string): unknown[] | string {
+  const text = body.trim();
+  if (text === '') return [];
+  if (text.startsWith('[')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      return Array.isArray(parsed) ? parsed : 'body must be a JSON array, a JSON object or NDJSON';
+    } catch {
+      return 'body is not valid JSON';
+    }
+  }
+  return text.split('\n').map((line) => {
+    try {
+      return JSON.parse(line) as unknown;
+    } catch {
+      return { __invalidJson: true };
+    }
+  });
+}
+
+const eventSchema = {
+  type: 'object',
+  description: 'Event schema v1 (README, Events); unknown fields are ignored.',
+  properties: {
+    type: { type: 'string', enum: ['view', 'click', 'push_sent', 'push_open'] },
+    userId: { type: ['string', 'integer'] },
+    itemId: { type: ['string', 'integer'] },
+    ts: { type: ['string', 'integer'], description: 'Epoch milliseconds or ISO-8601.' },
+    eventId: { type: 'string' },
+    source: { type: 'string' },
+    campaignId: { type: 'string' },
+    variant: {
+      type: 'string',
+      description: 'For scenario reports: "<scenario>/<variant>" of the answer.',
+    },
+  },
+  required: ['type', 'userId', 'itemId', 'ts'],
+};
+
+const example = {
+  type: 'click',
+  userId: 'u1',
+  itemId: 'i1',
+  ts: '2026-12-01T10:00:00Z',
+  variant: 'home/control',
+};
+
+export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
+  const { intake, metrics } = context;
+  app.post(
+    '/v1/events',
+    {
+      schema: {
+        operationId: 'submitEvents',
+        summary: 'Submit interaction events',
+        description:
+          'Answers once the accepted events are applied (embedded) or acknowledged by Kafka. ' +
+          'Invalid events are rejected one by one, naming the field; the others are taken.',
+        tags: ['events'],
+        response: {
+          200: {
+            description: 'What was accepted and what was rejected, by index in the body.',
+            ...objectSchema({
+              accepted: { type: 'integer' },
+              rejected: { type: 'integer' },
+              errors: {
+                type: 'array',
+                items: objectSchema({
+                  index: { type: 'integer' },
+                  field: { type: 'string' },
+                  reason: { type: 'string' },
+                }),
+              },
+            }),
+          },
+          400: errorSchema('The body is missing or is not JSON.'),
+          503: errorSchema('The input queue is full; retry after the Retry-After header.'),
+        },
+      },
+      config: {
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: { oneOf: [{ type: 'array', items: eventSchema }, eventSchema] },
+              example: [example],
+            },
+            'application/x-ndjson': {
+              schema: { type: 'string', description: 'One event per line.' },
+              example: JSON.stringify(example),
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      if (typeof request.body !== 'string') return badRequest(reply, 'body', 'body is required');
+      const elements = parseEventsBody(request.body);
+      if (typeof elements === 'string') return badRequest(reply, 'body', elements);
+
+      const accepted: InteractionEvent[] = [];
+      const errors: RejectedEvent[] = [];
+      elements.forEach((element, index) => {
+        if (typeof element === 'object' && element !== null && '__invalidJson' in element) {
+          errors.push({ index, field: '$', reason: 'line is not valid JSON' });
+          return;
+        }
+        const result = validateInteraction(element);
+        if (result.ok) accepted.push(result.value);
+        else errors.push({ index, field: result.field, reason: result.reason });
+      });
+      for (const e of errors) metrics.eventsRejected.inc({ field: e.field });
+
+      if (intake.full(accepted.length)) {
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .send({
+            error: { code: 'overloaded', message: 'the input queue is full; retry later' },
+          });
+      }
+      await intake.submit(accepted);
+      return { accepted: accepted.length, rejected: errors.length, errors };
+    },
+  );
+}
