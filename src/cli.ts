@@ -13,6 +13,8 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.ts')).command,
   replay: async () => (await import('./commands/replay.ts')).command,
+  evaluate: async () => (await import('./commands/evaluate.ts')).command,
+  'simulate-push': async () => (await import('./commands/simulate-push.ts')).command,
 };
 
 function usage(): string {

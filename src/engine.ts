@@ -3,15 +3,20 @@ import { Registry } from 'prom-client';
 import { AnalyticsFlusher } from './analytics/flusher.ts';
 import { ClickHouseSink, NoAnalytics } from './analytics/clickhouse.ts';
 import type { AnalyticsSink } from './analytics/sink.ts';
+import { campaignRoutes } from './api/campaign-routes.ts';
 import { buildApi, type EventIntake } from './api/server.ts';
 import type { FreshetConfig } from './config/env.ts';
 import { loadModelParams } from './config/model-file.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { PrequentialSampler } from './monitoring/prequential.ts';
+import { PushRuntime } from './push/runtime.ts';
 import { OnlineModel } from './model/online-mf.ts';
 import { BatchProcessor } from './pipeline/processor.ts';
 import { EmbeddedSource, applyWork } from './pipeline/stream.ts';
 import type { DeadLetter, DeadLetterSink } from './pipeline/types.ts';
+import { ScenarioRuntime } from './scenarios/runtime.ts';
+import { CachedStateStore } from './serve/cache.ts';
 import { ItemIndex } from './serve/item-index.ts';
 import { Recommender } from './serve/recommender.ts';
 import { KafkaIngest } from './sources/kafka.ts';
@@ -28,7 +33,8 @@ class LoggedDeadLetters implements DeadLetterSink {
   }
   async send(letters: readonly DeadLetter[]): Promise<void> {
     for (const letter of letters) {
-      this.logger.info({ field: letter.field, reason: letter.reason, offset: letter.offset }, 'event rejected');
+      const { topic, partition, offset, field, reason } = letter;
+      this.logger.info({ topic, partition, offset, field, reason }, 'event rejected');
       this.recent.push(letter);
     }
     this.recent.splice(0, Math.max(0, this.recent.length - 1000));
@@ -42,6 +48,11 @@ export interface Engine {
   sink: AnalyticsSink;
   metrics: Metrics;
   model: OnlineModel;
+  /** The API's reads of the state, through the hot-key cache. */
+  reads: CachedStateStore;
+  scenarios: ScenarioRuntime;
+  /** The push loop (docs/push.md): campaign records, and the loop itself with PUSH_ENABLED. */
+  push: PushRuntime;
   /** Input of the embedded mode; undefined when events come from Kafka. */
   embedded: EmbeddedSource | undefined;
   flusher: AnalyticsFlusher | undefined;
@@ -56,9 +67,16 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
   const metrics = createMetrics(registry);
   const model = new OnlineModel(params);
   const store: StateStore = config.redisUrl
-    ? new RedisStateStore({ url: config.redisUrl, prefix: config.redisPrefix, dimensions: params.dimensions })
+    ? new RedisStateStore({
+        url: config.redisUrl,
+        prefix: config.redisPrefix,
+        dimensions: params.dimensions,
+        logger: logger.child({ component: 'redis' }),
+      })
     : new MemoryStateStore();
-  const clickhouse = config.clickhouse ? new ClickHouseSink(config.clickhouse) : undefined;
+  const clickhouse = config.clickhouse
+    ? new ClickHouseSink({ ...config.clickhouse, logger: logger.child({ component: 'clickhouse' }) })
+    : undefined;
   const sink: AnalyticsSink = clickhouse ?? new NoAnalytics();
   const flusher = clickhouse
     ? new AnalyticsFlusher({
@@ -70,6 +88,33 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
         maxPending: config.analytics.maxPending,
       })
     : undefined;
+
+  const index = new ItemIndex(store, params.dimensions, Date.now, metrics);
+  // In-process state needs no cache; Redis reads of hot keys are cached briefly and coalesced.
+  const cacheTtlMs = store.kind === 'redis' ? config.serving.cacheTtlMs : 0;
+  const reads = new CachedStateStore(store, { ttlMs: cacheTtlMs, maxEntries: config.serving.cacheMaxEntries });
+  const recommender = new Recommender(reads, index, params, config.indexMaxStalenessMs);
+  const scenarios = new ScenarioRuntime({
+    pipelinesDir: config.pipelinesDir,
+    logger,
+    store,
+    redisPrefix: config.redisPrefix,
+    reads,
+    index,
+    recommender,
+    clickhouse,
+    exposure: { maxShown: config.scenarios.shownMaxItems, ttlMs: config.scenarios.shownTtlMs, maxRecentClicks: 20 },
+    reloadDebounceMs: config.scenarios.reloadDebounceMs,
+    flushMs: config.analytics.flushMs,
+    contentsTopic: config.kafka?.contentsTopic,
+    indexMaxStalenessMs: config.indexMaxStalenessMs,
+  });
+  // The quality sample has its own copy of the index, so it never changes what the API serves.
+  const quality = new PrequentialSampler({
+    recommender: new Recommender(store, new ItemIndex(store, params.dimensions), params, 1000),
+    isPositive: (e) => model.isPositive(e),
+    metrics,
+  });
 
   const deadLetters = new LoggedDeadLetters(logger.child({ component: 'dead-letters' }));
   let kafka: KafkaIngest | undefined;
@@ -85,13 +130,15 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     maxFutureMs: config.maxFutureMs,
     contentsTopic: config.kafka?.contentsTopic,
     beforeChunk: flusher ? () => flusher.waitForRoom() : undefined,
+    beforeApply: (events) => quality.observe(events),
   });
 
   let embedded: EmbeddedSource | undefined;
   let intake: EventIntake;
   if (config.kafka) {
     const k = config.kafka;
-    kafka = new KafkaIngest({ ...k, maxEvents: config.batch.maxEvents, processor, logger });
+    const maxEvents = config.batch.maxEvents;
+    kafka = new KafkaIngest({ ...k, maxEvents, processor, logger, metrics });
     const producer = kafka;
     intake = { submit: (events) => producer.produce(events), full: () => false };
   } else {
@@ -105,18 +152,22 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     intake = { submit: (events) => source.submit(events), full: (n) => source.full(n) };
   }
 
-  const index = new ItemIndex(store, params.dimensions);
-  const recommender = new Recommender(store, index, params, config.indexMaxStalenessMs);
   const api = buildApi({
     recommender,
     intake,
     metrics,
     logger,
+    scenarios,
+    apiKeys: config.apiKeys,
     ready: async () => (await store.ping()) && (clickhouse === undefined || (await clickhouse.ping().catch(() => false))),
   });
 
+  const push = new PushRuntime({ config, state: store, model, clickhouse, metrics, logger });
+  api.register(campaignRoutes, { campaigns: push.store });
+
   let pipeline: ReturnType<typeof applyWork> | undefined;
-  const work$ = kafka?.work$ ?? embedded?.work$;
+  const source$ = kafka?.work$ ?? embedded?.work$;
+  const work$ = source$ === undefined ? undefined : scenarios.feedback.observe(source$);
 
   return {
     config,
@@ -125,10 +176,15 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     sink,
     metrics,
     model,
+    reads,
+    scenarios,
+    push,
     embedded,
     flusher,
     async start() {
       await clickhouse?.migrate();
+      await scenarios.start();
+      await push.start();
       flusher?.start();
       if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }));
       if (kafka && config.kafka) {
@@ -145,6 +201,8 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
         await pipeline?.drained;
       }
       pipeline?.subscription.unsubscribe();
+      await scenarios.stop();
+      await push.stop();
       await flusher?.stop();
       await sink.close();
       await store.close();

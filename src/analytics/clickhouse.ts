@@ -1,5 +1,8 @@
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from '../log.ts';
+import { userDayRows, userDaySql } from '../push/clickhouse.ts';
 import type { AnalyticsBatch } from '../state/store.ts';
+import { clickhouseLogClass } from './clickhouse-log.ts';
 import type { AnalyticsSink } from './sink.ts';
 
 export interface ClickHouseOptions {
@@ -7,6 +10,8 @@ export interface ClickHouseOptions {
   database: string;
   username: string;
   password: string;
+  /** Receives the client's own log lines (debug level); without it they are dropped. */
+  logger?: Logger;
 }
 
 const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
@@ -71,18 +76,25 @@ export class ClickHouseSink implements AnalyticsSink {
       password: options.password,
       request_timeout: 30_000,
       keep_alive: { enabled: true, idle_socket_ttl: 1_500 },
+      log: { LoggerClass: clickhouseLogClass(options.logger) },
     });
   }
 
   /** Creates the database and tables if missing. */
   async migrate(): Promise<void> {
     for (const query of itemMinuteSql.create(this.database)) await this.client.command({ query });
+    for (const query of userDaySql.create(this.database)) await this.client.command({ query });
   }
 
   async write(batches: readonly AnalyticsBatch[]): Promise<void> {
     const values = itemMinuteRows(batches);
-    if (values.length === 0) return;
-    await this.client.insert({ table: itemMinuteSql.table(this.database), values, format: 'JSONEachRow' });
+    if (values.length > 0) {
+      await this.client.insert({ table: itemMinuteSql.table(this.database), values, format: 'JSONEachRow' });
+    }
+    const users = userDayRows(batches);
+    if (users.length > 0) {
+      await this.client.insert({ table: userDaySql.table(this.database), values: users, format: 'JSONEachRow' });
+    }
   }
 
   /** All-time views and clicks per item, each batch counted once. */

@@ -1,4 +1,5 @@
 import { FreshetError } from '../errors.ts';
+import { pushParams, type PushParams } from '../push/params.ts';
 
 /**
  * Every environment variable freshet reads is read here, once, and nowhere else.
@@ -22,6 +23,8 @@ export interface FreshetConfig {
     deadLetterTopic: string;
     /** Partitions of topics freshet creates when missing. KAFKA_TOPIC_PARTITIONS, default 4. */
     partitions: number;
+    /** How long the group waits for a silent member before handing its partitions over, ms. KAFKA_SESSION_TIMEOUT_MS, default 30000. */
+    sessionTimeoutMs: number;
   } | undefined;
   /** REDIS_URL; unset means in-process state. */
   redisUrl: string | undefined;
@@ -53,6 +56,71 @@ export interface FreshetConfig {
   indexMaxStalenessMs: number;
   /** Longest a graceful shutdown may take before the process exits anyway, ms. SHUTDOWN_TIMEOUT_MS, default 15000. */
   shutdownTimeoutMs: number;
+  /** Keys accepted in the x-api-key header; empty: the API needs none. API_KEYS, comma-separated. */
+  apiKeys: string[];
+  serving: {
+    /** How long hot item records, counters, content and trending lists are cached in process, ms. HOT_CACHE_TTL_MS, default 1000; 0 only coalesces. */
+    cacheTtlMs: number;
+    /** Most values per cache. HOT_CACHE_MAX_ENTRIES, default 100000. */
+    cacheMaxEntries: number;
+  };
+  scenarios: {
+    /** Quiet time after a change in the pipelines directory before it is read again, ms. SCENARIO_RELOAD_DEBOUNCE_MS, default 250. */
+    reloadDebounceMs: number;
+    /** Items remembered per user as shown (the `shown` filter, `seen` demotion). SHOWN_MAX_ITEMS, default 500. */
+    shownMaxItems: number;
+    /** A user's shown items and recent clicks are forgotten this long after their last change, ms. SHOWN_TTL_MS, default 30 days. */
+    shownTtlMs: number;
+  };
+  push: {
+    /** Run the push loop: a campaign for each new content. PUSH_ENABLED (true|false), default false. */
+    enabled: boolean;
+    /** Push requests, key = userId. KAFKA_PUSH_TOPIC, default push.requests. */
+    topic: string;
+    /** Pause between passes of the push loop, ms. PUSH_TICK_MS, default 10000. */
+    tickMs: number;
+    /** Loop parameters set by PUSH_* variables (see PUSH_VARIABLES); the others keep src/push/params.ts defaults. */
+    params: Partial<PushParams>;
+  };
+}
+
+/** Environment variable of each push loop parameter (docs/push.md). */
+export const PUSH_VARIABLES: Record<string, keyof PushParams> = {
+  PUSH_DELAY_MS: 'delayMs',
+  PUSH_EXPIRY_MS: 'expiryMs',
+  PUSH_PILOT_SIZE: 'pilotSize',
+  PUSH_OBSERVATION_MS: 'observationMs',
+  PUSH_TARGET_LIFT: 'targetLift',
+  PUSH_CONFIDENCE: 'confidence',
+  PUSH_EXPAND_FACTOR: 'expandFactor',
+  PUSH_BUDGET: 'budget',
+  PUSH_CAP_WINDOW_MS: 'capWindowMs',
+  PUSH_MIN_ORGANIC_CTR: 'minOrganicCtr',
+  PUSH_INACTIVE_AFTER_MS: 'inactiveAfterMs',
+};
+
+function pushSettings(env: Env): Partial<PushParams> {
+  const params: Partial<PushParams> = {};
+  for (const [name, key] of Object.entries(PUSH_VARIABLES)) {
+    const raw = optional(env, name);
+    if (raw === undefined) continue;
+    try {
+      params[key] = pushParams({ [key]: Number(raw) })[key];
+    } catch (err) {
+      const reason = (err as Error).message.replace(/^push parameter \w+ /, '').replace(/, got .*$/, '');
+      throw new FreshetError('config_invalid', `${name} ${reason}, got "${raw}"`, { field: name });
+    }
+  }
+  return params;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (raw !== 'true' && raw !== 'false') {
+    throw new FreshetError('config_invalid', `${name} must be true or false, got "${raw}"`, { field: name });
+  }
+  return raw === 'true';
 }
 
 type Env = Record<string, string | undefined>;
@@ -77,6 +145,19 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     });
   }
   return value;
+}
+
+/** Comma-separated API keys: 16 to 256 printable characters each, no spaces or commas. */
+function apiKeys(env: Env): string[] {
+  const keys = (optional(env, 'API_KEYS') ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
+  keys.forEach((key, i) => {
+    if (!/^[\x21-\x7e]{16,256}$/.test(key)) {
+      throw new FreshetError('config_invalid', `API_KEYS entry ${i + 1} must have 16 to 256 printable characters without spaces`, {
+        field: 'API_KEYS',
+      });
+    }
+  });
+  return keys;
 }
 
 function url(env: Env, name: string): string | undefined {
@@ -120,6 +201,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
             contentsTopic: text(env, 'KAFKA_CONTENTS_TOPIC', 'contents'),
             deadLetterTopic: text(env, 'KAFKA_DLQ_TOPIC', 'events.dlq'),
             partitions: integer(env, 'KAFKA_TOPIC_PARTITIONS', 4, 1, 10_000),
+            sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
           },
     redisUrl: url(env, 'REDIS_URL'),
     redisPrefix: text(env, 'REDIS_PREFIX', 'fr:'),
@@ -144,5 +226,21 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
     },
     indexMaxStalenessMs: integer(env, 'INDEX_MAX_STALENESS_MS', 100, 0, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
+    apiKeys: apiKeys(env),
+    serving: {
+      cacheTtlMs: integer(env, 'HOT_CACHE_TTL_MS', 1000, 0, 60_000),
+      cacheMaxEntries: integer(env, 'HOT_CACHE_MAX_ENTRIES', 100_000, 1, 10_000_000),
+    },
+    scenarios: {
+      reloadDebounceMs: integer(env, 'SCENARIO_RELOAD_DEBOUNCE_MS', 250, 0, 60_000),
+      shownMaxItems: integer(env, 'SHOWN_MAX_ITEMS', 500, 1, 100_000),
+      shownTtlMs: integer(env, 'SHOWN_TTL_MS', 30 * 86_400_000, 60_000, 365 * 86_400_000),
+    },
+    push: {
+      enabled: flag(env, 'PUSH_ENABLED', false),
+      topic: text(env, 'KAFKA_PUSH_TOPIC', 'push.requests'),
+      tickMs: integer(env, 'PUSH_TICK_MS', 10_000, 100, 3_600_000),
+      params: pushSettings(env),
+    },
   };
 }

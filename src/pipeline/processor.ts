@@ -2,8 +2,10 @@ import { itemMinuteCounts } from '../analytics/aggregate.ts';
 import { decodeContent, decodeInteraction } from '../events/decode.ts';
 import type { ContentEvent, InteractionEvent, Rejection } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
+import { timeStage, type Metrics } from '../metrics.ts';
 import type { OnlineModel } from '../model/online-mf.ts';
+import { analyticsBatch } from '../push/activity.ts';
+import { pushTally } from '../push/tally.ts';
 import type { BatchCommit, StateStore } from '../state/store.ts';
 import { RecentIds } from './dedupe.ts';
 import type { ChunkResult, DeadLetter, DeadLetterSink, PartitionChunk, SourceMessage } from './types.ts';
@@ -30,6 +32,8 @@ export interface ProcessorOptions {
   contentsTopic?: string;
   /** Awaited before each chunk: holds the pipeline back while a downstream store is behind. */
   beforeChunk?: () => Promise<void>;
+  /** Awaited while a batch's state loads, before it is applied (the prequential quality sample). */
+  beforeApply?: (events: readonly InteractionEvent[]) => Promise<void>;
 }
 
 function nextOf(offset: string): string {
@@ -103,22 +107,26 @@ export class BatchProcessor {
     const { events, letters, duplicates } = this.decode(chunk);
     await this.sendDeadLetters(letters);
 
-    const loadTimer = metrics.batchSeconds.startTimer({ stage: 'load' });
     const plan = model.plan(events);
-    const snapshot = await store.loadSnapshot(plan.userIds, plan.itemIds);
-    loadTimer();
-    const modelTimer = metrics.batchSeconds.startTimer({ stage: 'model' });
-    const effects = events.length > 0 ? model.apply(plan, snapshot) : undefined;
-    const rows = this.options.analytics ? itemMinuteCounts(events) : [];
-    modelTimer();
+    const [snapshot] = await Promise.all([
+      timeStage(metrics, 'load', () => store.loadSnapshot(plan.userIds, plan.itemIds)),
+      this.options.beforeApply?.(events),
+    ]);
+    const { effects, rows } = await timeStage(metrics, 'model', () => ({
+      effects: events.length > 0 ? model.apply(plan, snapshot) : undefined,
+      rows: this.options.analytics ? itemMinuteCounts(events) : [],
+    }));
 
     const batchId = `${chunk.topic}/${chunk.partition}/${first.offset}-${last.offset}`;
     const nextOffset = await this.commit(key, last.offset, {
       effects,
-      analytics: rows.length > 0 ? { batchId, rows } : undefined,
+      analytics: analyticsBatch(batchId, rows, this.options.analytics ? events : []),
+      push: pushTally(events),
     });
     if (nextOffset === null) {
-      logger.warn({ partition: key, offset: first.offset }, 'batch fenced: another owner advanced the partition');
+      const { topic, partition } = chunk;
+      const offset = first.offset;
+      logger.warn({ topic, partition, offset }, 'batch fenced: another owner advanced the partition');
       return { nextOffset, applied: 0, rejected: letters.length, skipped: duplicates };
     }
 
@@ -150,17 +158,13 @@ export class BatchProcessor {
   private async commit(
     key: string,
     lastOffset: string,
-    batch: Pick<BatchCommit, 'effects' | 'analytics' | 'contents'>,
+    batch: Pick<BatchCommit, 'effects' | 'analytics' | 'contents' | 'push'>,
   ): Promise<string | null> {
     const nextOffset = nextOf(lastOffset);
-    const timer = this.options.metrics.batchSeconds.startTimer({ stage: 'commit' });
-    const committed = await this.options.store.commit({
-      partition: key,
-      expectedOffset: this.cursors.get(key) ?? null,
-      nextOffset,
-      ...batch,
-    });
-    timer();
+    const expectedOffset = this.cursors.get(key) ?? null;
+    const committed = await timeStage(this.options.metrics, 'commit', () =>
+      this.options.store.commit({ partition: key, expectedOffset, nextOffset, ...batch }),
+    );
     if (!committed) {
       this.options.metrics.commitsFenced.inc();
       this.cursors.delete(key);
@@ -185,8 +189,9 @@ export class BatchProcessor {
 
   private async sendDeadLetters(letters: DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
-    await this.options.deadLetters.send(letters);
-    this.options.metrics.deadLetters.inc(letters.length);
+    const { metrics, deadLetters } = this.options;
+    await timeStage(metrics, 'dead_letter', () => deadLetters.send(letters));
+    metrics.deadLetters.inc(letters.length);
   }
 
   private decode(chunk: PartitionChunk) {

@@ -60,4 +60,32 @@ for _ = 1, n do
   redis.call('SET', p .. 'meta:' .. ARGV[i], ARGV[i + 1])
   redis.call('ZADD', p .. 'pub', ARGV[i + 2], ARGV[i]); i = i + 3
 end
+
+-- Push counters (src/push/tally.ts): sends and opens per user and in total,
+-- openers per campaign, latest activity per user.
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  for k, field in ipairs({ 'sends', 'opens' }) do
+    if ARGV[i + k] ~= '0' then
+      redis.call('HINCRBY', p .. 'push:stat:' .. ARGV[i], field, ARGV[i + k])
+      redis.call('HINCRBY', p .. 'push:stat', field, ARGV[i + k])
+    end
+  end
+  i = i + 3
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('SADD', p .. 'push:open:' .. ARGV[i], ARGV[i + 1]); i = i + 2
+end
+n = tonumber(ARGV[i]); i = i + 1
+local active = {}
+for k = 1, n do
+  active[#active + 1] = ARGV[i + 1]
+  active[#active + 1] = ARGV[i]
+  i = i + 2
+  if #active >= 1000 or k == n then
+    redis.call('ZADD', p .. 'push:active', 'GT', unpack(active))
+    active = {}
+  end
+end
 return 1

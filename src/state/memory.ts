@@ -2,6 +2,7 @@ import type { ContentEvent } from '../events/schema.ts';
 import type { StateSnapshot } from '../model/online-mf.ts';
 import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
+import { MemoryPushLedger } from '../push/ledger.ts';
 import {
   TRENDING_CAP,
   type AnalyticsBatch,
@@ -31,6 +32,8 @@ export class MemoryStateStore implements StateStore {
   private readonly itemSeq = new Map<string, number>();
   private readonly outbox = new Map<string, AnalyticsBatch>();
   private readonly contents = new Map<string, ContentEvent>();
+  /** Push counters, read by the push loop's in-process store. */
+  readonly push = new MemoryPushLedger();
   private seq = 0;
   private latest = 0;
 
@@ -79,6 +82,7 @@ export class MemoryStateStore implements StateStore {
     }
     if (batch.analytics !== undefined) this.outbox.set(batch.analytics.batchId, batch.analytics);
     for (const content of batch.contents ?? []) this.contents.set(content.itemId, { ...content });
+    this.push.apply(batch.push);
     return true;
   }
 
@@ -103,6 +107,22 @@ export class MemoryStateStore implements StateStore {
   async getContent(itemId: string): Promise<ContentEvent | undefined> {
     const content = this.contents.get(itemId);
     return content === undefined ? undefined : { ...content };
+  }
+
+  async getContents(itemIds: readonly string[]): Promise<Array<ContentEvent | undefined>> {
+    return itemIds.map((id) => {
+      const content = this.contents.get(id);
+      return content === undefined ? undefined : { ...content };
+    });
+  }
+
+  async freshContent(sinceMs: number, limit: number): Promise<ContentEvent[]> {
+    if (limit <= 0) return [];
+    return [...this.contents.values()]
+      .filter((c) => c.publishedAt >= sinceMs)
+      .sort((a, b) => b.publishedAt - a.publishedAt || (a.itemId < b.itemId ? 1 : -1))
+      .slice(0, limit)
+      .map((c) => ({ ...c }));
   }
 
   async trending(k: number): Promise<Scored[]> {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ContentEvent } from '../events/schema.ts';
+import type { Logger } from '../log.ts';
 import type { StateSnapshot } from '../model/online-mf.ts';
 import {
   decodeItem,
@@ -11,6 +12,8 @@ import {
   type UserRecord,
 } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
+import { decodeOutbox, encodeOutbox } from '../push/activity.ts';
+import { tallyArgs } from '../push/tally.ts';
 import {
   TRENDING_CAP,
   type AnalyticsBatch,
@@ -32,6 +35,8 @@ export interface RedisStoreOptions {
   prefix: string;
   dimensions: number;
   redis?: RedisOptions;
+  /** Where connection losses are reported; without it they go nowhere (never to the console). */
+  logger?: Logger;
 }
 
 /**
@@ -56,6 +61,17 @@ export class RedisStateStore implements StateStore {
     this.dimensions = options.dimensions;
     this.client = new Redis(options.url, { maxRetriesPerRequest: 3, ...options.redis });
     this.client.defineCommand('freshetCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
+    // Without an 'error' listener ioredis prints every failed reconnect to the console. Commands
+    // fail (the pipeline retries them) while Redis is away: one line says it went, one it is back.
+    let lost = false;
+    this.client.on('error', (err: Error) => {
+      if (!lost) options.logger?.warn({ err }, 'redis connection lost; retrying');
+      lost = true;
+    });
+    this.client.on('ready', () => {
+      if (lost) options.logger?.info('redis connection restored');
+      lost = false;
+    });
   }
 
   async readOffset(partition: string): Promise<string | null> {
@@ -103,10 +119,11 @@ export class RedisStateStore implements StateStore {
     args.push(effects?.trending.size ?? 0);
     for (const [id, score] of effects?.trending ?? []) args.push(id, String(score));
     if (batch.analytics === undefined) args.push('', '');
-    else args.push(batch.analytics.batchId, JSON.stringify(batch.analytics.rows));
+    else args.push(batch.analytics.batchId, encodeOutbox(batch.analytics));
     const contents = batch.contents ?? [];
     args.push(contents.length);
     for (const c of contents) args.push(c.itemId, JSON.stringify(c), c.publishedAt);
+    args.push(...tallyArgs(batch.push));
 
     const run = (this.client as unknown as { freshetCommit: CommitCommand }).freshetCommit;
     return (await run.apply(this.client, args)) === 1;
@@ -134,6 +151,24 @@ export class RedisStateStore implements StateStore {
   async getContent(itemId: string): Promise<ContentEvent | undefined> {
     const json = await this.client.get(`${this.prefix}meta:${itemId}`);
     return json === null ? undefined : (JSON.parse(json) as ContentEvent);
+  }
+
+  async getContents(itemIds: readonly string[]): Promise<Array<ContentEvent | undefined>> {
+    const out: Array<ContentEvent | undefined> = [];
+    for (let i = 0; i < itemIds.length; i += MGET_CHUNK) {
+      const keys = itemIds.slice(i, i + MGET_CHUNK).map((id) => `${this.prefix}meta:${id}`);
+      const values = keys.length > 0 ? await this.client.mget(...keys) : [];
+      for (const json of values) out.push(json === null ? undefined : (JSON.parse(json) as ContentEvent));
+    }
+    return out;
+  }
+
+  async freshContent(sinceMs: number, limit: number): Promise<ContentEvent[]> {
+    if (limit <= 0) return [];
+    const key = `${this.prefix}pub`;
+    const ids = await this.client.zrevrangebyscore(key, '+inf', sinceMs, 'LIMIT', 0, limit);
+    const contents = await this.getContents(ids);
+    return contents.filter((c): c is ContentEvent => c !== undefined);
   }
 
   async trending(k: number): Promise<Scored[]> {
@@ -172,7 +207,7 @@ export class RedisStateStore implements StateStore {
     do {
       const [next, flat] = await this.client.hscan(`${this.prefix}outbox`, cursor, 'COUNT', limit);
       for (let i = 0; i + 1 < flat.length && out.length < limit; i += 2) {
-        out.push({ batchId: flat[i] as string, rows: JSON.parse(flat[i + 1] as string) });
+        out.push(decodeOutbox(flat[i] as string, flat[i + 1] as string));
       }
       cursor = next;
     } while (cursor !== '0' && out.length < limit);

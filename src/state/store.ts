@@ -3,12 +3,16 @@ import type { ContentEvent } from '../events/schema.ts';
 import type { BatchEffects, StateSnapshot } from '../model/online-mf.ts';
 import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
+import type { UserDayRow } from '../push/activity.ts';
+import type { PushTally } from '../push/tally.ts';
 
 /** Aggregates of one batch, waiting to be written to the analytics store. */
 export interface AnalyticsBatch {
   /** Identity of the source range, e.g. "events/3/1200-1699"; the analytics store deduplicates on it. */
   batchId: string;
   rows: ItemMinuteRow[];
+  /** Daily activity per user (src/push/activity.ts), for the weekly active users report. */
+  users?: UserDayRow[];
 }
 
 /** All that one batch changes, written atomically together with its partition's next offset. */
@@ -25,6 +29,8 @@ export interface BatchCommit {
   analytics: AnalyticsBatch | undefined;
   /** Content-published events: item metadata, kept whole (the latest publication wins). */
   contents?: readonly ContentEvent[];
+  /** Push counters of the batch (src/push/tally.ts): sends and opens per user, openers, activity. */
+  push?: PushTally;
 }
 
 export interface ItemCounts {
@@ -54,9 +60,18 @@ export interface StateStore {
   getItemCounts(itemId: string): Promise<ItemCounts>;
   getClicked(userId: string): Promise<string[]>;
   getContent(itemId: string): Promise<ContentEvent | undefined>;
+  /** Content events of several items, in the order asked; undefined where none is stored. */
+  getContents(itemIds: readonly string[]): Promise<Array<ContentEvent | undefined>>;
+  /** Content published at or after `sinceMs` (event time), newest first, at most `limit`. */
+  freshContent(sinceMs: number, limit: number): Promise<ContentEvent[]>;
   /** Highest trending scores first. */
   trending(k: number): Promise<Scored[]>;
-  /** Latest event time applied (ms), 0 before any. */
+  /**
+   * Latest event time applied (ms), 0 before any: a watermark over all partitions. An event
+   * may push it ahead of the wall clock by at most MAX_EVENT_FUTURE_MS (later ones are
+   * dead-lettered); user and item records keep their own times, so such an event moves no
+   * other user's or item's clock (test/support/chaos-time.ts).
+   */
   clock(): Promise<number>;
   itemsChangedSince(seq: number): Promise<ItemChanges>;
 

@@ -144,6 +144,29 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect(await store.getContent('n2')).toBeUndefined();
     });
 
+    it('reads several content events at once, and the freshest since a time', async () => {
+      const contents = [
+        { itemId: 'f1', publishedAt: 5000, category: 'sport' },
+        { itemId: 'f2', publishedAt: 7000, ttlSeconds: 60 },
+        { itemId: 'f3', publishedAt: 6000, category: 'news', title: 'Third' },
+      ];
+      const ok = await store.commit({
+        partition: 'g/contents/1',
+        expectedOffset: null,
+        nextOffset: '3',
+        effects: undefined,
+        analytics: undefined,
+        contents,
+      });
+      expect(ok).toBe(true);
+      expect(await store.getContents(['f3', 'missing', 'f1'])).toEqual([contents[2], undefined, contents[0]]);
+      expect(await store.getContents([])).toEqual([]);
+      expect(await store.freshContent(5500, 10)).toEqual([contents[1], contents[2]]);
+      expect((await store.freshContent(0, 2)).map((c) => c.itemId)).toEqual(['f2', 'f3']);
+      expect(await store.freshContent(8000, 10)).toEqual([]);
+      expect(await store.freshContent(0, 0)).toEqual([]);
+    });
+
     it('keeps analytics batches until acknowledged', async () => {
       const pending = await store.pendingAnalytics(10);
       expect(pending).toEqual([{ batchId: 't/0/0-9', rows: [{ minute: 60, itemId: 'i1', views: 5, clicks: 3 }] }]);

@@ -64,6 +64,10 @@ describe('batch processor', () => {
       {
         batchId: 'events/2/40-44',
         rows: [{ minute: Math.floor((NOW - 1000) / 60_000) * 60, itemId: 'i1', views: 0, clicks: 2 }],
+        users: [
+          { day: Date.UTC(2025, 11, 31) / 1000, userId: 'u1', events: 1, pushOpens: 0 },
+          { day: Date.UTC(2025, 11, 31) / 1000, userId: 'u2', events: 1, pushOpens: 0 },
+        ],
       },
     ]);
   });

@@ -1,0 +1,60 @@
+/** Ordering of a campaign's audience. Pure. */
+
+export interface AudienceEntry {
+  userId: string;
+  /** Latest activity, event time ms. */
+  lastActive: number;
+  /** Predicted preference for the content (higher first). */
+  preference: number;
+}
+
+/**
+ * Inactive users first (no activity for `inactiveAfterMs` at `now`: push is
+ * how they come back), each group by preference, best first; ties by id so
+ * that every process orders alike.
+ */
+export function orderAudience(
+  entries: readonly AudienceEntry[],
+  now: number,
+  inactiveAfterMs: number,
+): string[] {
+  const inactive = (e: AudienceEntry) => (now - e.lastActive >= inactiveAfterMs ? 0 : 1);
+  return entries
+    .slice()
+    .sort(
+      (a, b) =>
+        inactive(a) - inactive(b) ||
+        b.preference - a.preference ||
+        (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0),
+    )
+    .map((e) => e.userId);
+}
+
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let f = 0; f < a.length; f++) {
+    const x = a[f] as number;
+    const y = b[f] as number;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+}
+
+/** Mean of the unit vectors (each clicker weighs the same), or undefined without any. */
+export function centroid(vectors: readonly Float32Array[]): Float32Array | undefined {
+  const first = vectors[0];
+  if (first === undefined) return undefined;
+  const out = new Float32Array(first.length);
+  for (const v of vectors) {
+    let norm = 0;
+    for (let f = 0; f < v.length; f++) norm += (v[f] as number) ** 2;
+    if (norm === 0) continue;
+    const scale = 1 / Math.sqrt(norm) / vectors.length;
+    for (let f = 0; f < v.length; f++) out[f] = (out[f] as number) + (v[f] as number) * scale;
+  }
+  return out;
+}
