@@ -15,6 +15,12 @@ export interface FlusherOptions {
   maxPending: number;
 }
 
+/**
+ * Longest wait between retries of a failed write. Short, because the pipeline may be paused on
+ * the outbox bound meanwhile: each second of backoff after ClickHouse is back is a second of stall.
+ */
+const RETRY_MAX_MS = 5_000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -57,8 +63,13 @@ export class AnalyticsFlusher {
     return written;
   }
 
-  /** Resolves while the outbox is below its bound; otherwise waits for the flusher to drain it. */
+  /**
+   * Resolves while the outbox is below its bound; otherwise waits for the flusher to drain it.
+   * The count is read from the store on every call: while the analytics store is down no flush
+   * succeeds, so a count kept by the flusher would stay at its last value and never hold back.
+   */
   async waitForRoom(): Promise<void> {
+    this.pending = await this.options.store.pendingAnalyticsCount();
     while (!this.stopped && this.pending >= this.options.maxPending) {
       await sleep(Math.min(this.options.intervalMs, 500));
       this.pending = await this.options.store.pendingAnalyticsCount();
@@ -86,7 +97,7 @@ export class AnalyticsFlusher {
         failures++;
         this.options.metrics.analyticsFlushErrors.inc();
         this.logger.warn({ err, failures }, 'analytics write failed; retrying');
-        await sleep(Math.min(this.options.intervalMs * 2 ** failures, 30_000));
+        await sleep(Math.min(this.options.intervalMs * 2 ** failures, RETRY_MAX_MS));
       }
     }
   }

@@ -8,6 +8,8 @@ import { createProgress } from '../progress.ts';
 import { DATASET_FORMATS, events, type DatasetFormat } from '../sources/datasets.ts';
 
 const SUBMIT_BATCH = 1000;
+/** How long a stopped engine waits for the event loop to empty before it exits anyway, ms. */
+const LINGER_AFTER_STOP_MS = 1_000;
 
 async function replayInto(engine: Engine, format: DatasetFormat, path: string, limit: number | undefined, logger: Logger) {
   const source = engine.embedded;
@@ -82,8 +84,21 @@ export const command: Command = {
           process.exit(1);
         }, config.shutdownTimeoutMs);
         timer.unref();
-        await engine.stop();
+        try {
+          await engine.stop();
+        } catch (err) {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        }
+        clearTimeout(timer);
         logger.info('stopped');
+        // Everything is committed and closed. kafkajs may still hold a socket it opened while
+        // reconnecting after a broker restart (its disconnect misses it): don't wait on it.
+        setTimeout(() => {
+          const handles = process.getActiveResourcesInfo();
+          logger.debug({ handles }, 'handles still open after stop; exiting');
+          process.exit(process.exitCode ?? 0);
+        }, LINGER_AFTER_STOP_MS).unref();
       })();
       return stopping;
     };

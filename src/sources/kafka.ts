@@ -2,9 +2,11 @@ import { Kafka, logLevel, type Consumer, type LogEntry, type Producer } from 'ka
 import { Observable, type Subscriber } from 'rxjs';
 import type { InteractionEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { BatchProcessor } from '../pipeline/processor.ts';
 import type { Work } from '../pipeline/stream.ts';
 import type { ChunkResult, DeadLetter, DeadLetterSink, SourceMessage } from '../pipeline/types.ts';
+import { deadLetterSends } from './dead-letter-records.ts';
 
 export interface KafkaIngestOptions {
   brokers: string[];
@@ -18,9 +20,25 @@ export interface KafkaIngestOptions {
   partitions: number;
   /** Most messages handed to the pipeline as one chunk. */
   maxEvents: number;
+  /** How long the group waits for a silent member before reassigning its partitions, ms. */
+  sessionTimeoutMs?: number;
   processor: BatchProcessor;
   logger: Logger;
+  /** Consumer lag per assigned partition is reported here. */
+  metrics?: Pick<Metrics, 'consumerLag'>;
 }
+
+/** Group errors after which kafkajs must re-join (kafkajs's own rebalance test, by error type). */
+const REJOIN_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+]);
+/** Pause before the consumer is started again after a crash kafkajs does not recover from, ms. */
+const CRASH_RESTART_MS = 5_000;
+/** How often a chunk the pipeline holds beats; kafkajs sends one per heartbeatInterval at most. */
+const HELD_HEARTBEAT_MS = 1_000;
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -55,6 +73,9 @@ export class KafkaIngest implements DeadLetterSink {
   private readonly logger: Logger;
   private subscriber: Subscriber<Work> | undefined;
   private running = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** The chunk in the pipeline's hands, settled once its Kafka offset is committed. */
+  private current: Promise<unknown> = Promise.resolve();
 
   constructor(options: KafkaIngestOptions) {
     this.options = options;
@@ -66,7 +87,14 @@ export class KafkaIngest implements DeadLetterSink {
       logCreator: kafkaLogCreator(options.logger),
       retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
-    this.consumer = this.kafka.consumer({ groupId: options.groupId, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+    const sessionTimeout = options.sessionTimeoutMs ?? 30_000;
+    this.consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
+      // An idle fetch waits this long for data; a graceful stop waits for that fetch (default 5 s).
+      maxWaitTimeInMs: 1_000,
+    });
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true });
     this.work$ = new Observable<Work>((subscriber) => {
       this.subscriber = subscriber;
@@ -94,57 +122,98 @@ export class KafkaIngest implements DeadLetterSink {
       await admin.disconnect();
     }
 
-    await this.consumer.connect();
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      // Known gap: a partition without messages since the join reports no lag until its next batch.
+      this.options.metrics?.consumerLag.reset();
       void this.seekToStoredOffsets(event.payload.memberAssignment);
     });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => this.crashed(payload.error, payload.restart));
+    this.running = true;
+    await this.consume();
+  }
+
+  /** Joins the group and hands each fetched batch to the pipeline, chunk by chunk. */
+  private async consume(): Promise<void> {
+    await this.consumer.connect();
     await this.consumer.subscribe({
       topics: [this.options.eventsTopic, this.options.contentsTopic],
       fromBeginning: true,
     });
-    this.running = true;
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const { topic, partition } = batch;
+        const lag = (next: string) =>
+          this.options.metrics?.consumerLag.set(
+            { topic, partition: String(partition) },
+            Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))),
+          );
+        lag(batch.firstOffset() ?? batch.highWatermark);
         for (let i = 0; i < batch.messages.length; i += this.options.maxEvents) {
-          if (!isRunning() || isStale()) return;
+          if (!this.running || !isRunning() || isStale()) return;
           const messages: SourceMessage[] = batch.messages
             .slice(i, i + this.options.maxEvents)
             .map((m) => ({ offset: m.offset, key: m.key, value: m.value }));
-          const result = await this.hand({
+          const step = this.hand({
             chunk: { topic, partition, messages },
-            stale: () => !isRunning() || isStale(),
+            stale: () => !this.running || !isRunning() || isStale(),
             heartbeat,
-          });
-          if (result.nextOffset === null) return;
-          resolveOffset((BigInt(result.nextOffset) - 1n).toString());
-          await this.commit(topic, partition, result.nextOffset);
+          })
+            .catch((err: unknown) => this.givenUp(err, topic, partition))
+            .then(async (result) => {
+              if (result === undefined || result.nextOffset === null) return false;
+              resolveOffset((BigInt(result.nextOffset) - 1n).toString());
+              lag(result.nextOffset);
+              await this.commit(topic, partition, result.nextOffset);
+              return true;
+            });
+          // stop() waits for this chunk and its Kafka commit before it stops kafkajs, which
+          // skips any commit asked for once its consumer is stopping.
+          this.current = step;
+          if (!(await step)) return;
           await heartbeat();
         }
       },
     });
   }
 
-  /** Dead letters keep the original key and bytes; headers carry the reason and the source position. */
+  /**
+   * The pipeline gives a chunk up only once it is stale (revoked, or sought to the stored
+   * offset): none of it was committed, and kafkajs fetches it again from the last resolved
+   * offset. Rethrown, an error kafkajs deems not retriable would stop its consumer for good;
+   * only the group's own errors go back to kafkajs, which then re-joins.
+   */
+  private givenUp(err: unknown, topic: string, partition: number): undefined {
+    const type = (err as { type?: unknown } | null)?.type;
+    const rejoin = typeof type === 'string' && REJOIN_ERRORS.has(type);
+    if (this.subscriber === undefined || rejoin) throw err;
+    this.logger.warn({ err, topic, partition }, 'chunk given up; it will be fetched again');
+    return undefined;
+  }
+
+  /**
+   * kafkajs restarts its consumer after a retriable crash but not after any other: the process
+   * would live on and consume nothing. Such a crash restarts it here, after a pause.
+   */
+  private crashed(error: Error, restarting: boolean): void {
+    if (restarting || !this.running) {
+      this.logger.warn({ err: error, restarting }, 'kafka consumer crashed');
+      return;
+    }
+    this.logger.error({ err: error }, 'kafka consumer stopped on an error kafkajs does not retry; restarting it');
+    this.restartTimer = setTimeout(() => {
+      this.consume().catch((err: unknown) => this.crashed(err as Error, false));
+    }, CRASH_RESTART_MS);
+  }
+
+  /** Letters keep the original key and bytes (huge ones cut); headers carry reason and position. */
   async send(letters: readonly DeadLetter[]): Promise<void> {
-    await this.producer.send({
-      topic: this.options.deadLetterTopic,
-      acks: -1,
-      messages: letters.map((l) => ({
-        key: l.key,
-        value: l.value,
-        headers: {
-          'freshet-reason': l.reason,
-          'freshet-field': l.field,
-          'freshet-topic': l.topic,
-          'freshet-partition': String(l.partition),
-          'freshet-offset': l.offset,
-        },
-      })),
-    });
+    // Bounded requests: letters of one chunk together could exceed Kafka's record batch limit.
+    for (const messages of deadLetterSends(letters)) {
+      await this.producer.send({ topic: this.options.deadLetterTopic, acks: -1, messages });
+    }
   }
 
   /** Publishes events to the events topic, keyed by user (the HTTP input in Kafka mode). */
@@ -159,6 +228,8 @@ export class KafkaIngest implements DeadLetterSink {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    clearTimeout(this.restartTimer);
+    await this.current.catch(() => undefined);
     await this.consumer.disconnect();
     await this.producer.disconnect();
   }
@@ -170,7 +241,24 @@ export class KafkaIngest implements DeadLetterSink {
         reject(new Error('kafka source has no pipeline subscribed'));
         return;
       }
-      subscriber.next({ ...work, done: resolve, failed: reject });
+      // kafkajs heartbeats only between batches. A chunk held back (the analytics outbox at its
+      // bound while ClickHouse is down) would let the session expire and the group drop us.
+      const beat = setInterval(() => {
+        work.heartbeat().catch((err: unknown) => {
+          this.logger.debug({ err }, 'heartbeat while a chunk is held failed');
+        });
+      }, HELD_HEARTBEAT_MS);
+      subscriber.next({
+        ...work,
+        done: (result) => {
+          clearInterval(beat);
+          resolve(result);
+        },
+        failed: (error) => {
+          clearInterval(beat);
+          reject(error);
+        },
+      });
     });
   }
 

@@ -1,0 +1,87 @@
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { BatchProcessor } from '../../src/pipeline/processor.ts';
+import { KafkaIngest } from '../../src/sources/kafka.ts';
+
+/** The private parts these tests pin; nothing here connects to a broker. */
+interface Internals {
+  running: boolean;
+  givenUp(err: unknown, topic: string, partition: number): undefined;
+  crashed(error: Error, restarting: boolean): void;
+  consume(): Promise<void>;
+}
+
+function ingest(): Internals {
+  const source = new KafkaIngest({
+    brokers: ['127.0.0.1:1'],
+    clientId: 'test',
+    groupId: 'g',
+    eventsTopic: 'events',
+    contentsTopic: 'contents',
+    deadLetterTopic: 'events.dlq',
+    partitions: 1,
+    maxEvents: 10,
+    processor: {} as BatchProcessor,
+    logger: pino({ level: 'silent' }),
+  });
+  source.work$.subscribe();
+  return source as unknown as Internals;
+}
+
+function kafkaError(type: string, retriable: boolean): Error {
+  return Object.assign(new Error(type), { type, retriable });
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('kafka ingest', () => {
+  // Regression: a chunk the pipeline gave up (stale after a rebalance) rejected eachBatch with
+  // its own error; a non-retriable one (MESSAGE_TOO_LARGE from the dead-letter producer)
+  // stopped the kafkajs consumer for good while the process lived on.
+  it('should leave a given-up chunk to be fetched again instead of failing the consumer', () => {
+    const source = ingest();
+    expect(source.givenUp(kafkaError('MESSAGE_TOO_LARGE', false), 'events', 0)).toBeUndefined();
+    expect(source.givenUp(new Error('connect ECONNREFUSED'), 'events', 0)).toBeUndefined();
+  });
+
+  it('should hand group errors back to kafkajs so that it re-joins', () => {
+    const source = ingest();
+    const rebalance = kafkaError('REBALANCE_IN_PROGRESS', true);
+    expect(() => source.givenUp(rebalance, 'events', 0)).toThrow(rebalance);
+    expect(() => source.givenUp(kafkaError('UNKNOWN_MEMBER_ID', true), 'events', 0)).toThrow(
+      'UNKNOWN_MEMBER_ID',
+    );
+  });
+
+  it('should restart a consumer that kafkajs stopped for good, and leave restarts to kafkajs otherwise', async () => {
+    vi.useFakeTimers();
+    const source = ingest();
+    source.running = true;
+    let runs = 0;
+    source.consume = async () => {
+      runs++;
+    };
+    source.crashed(kafkaError('INVALID_TOPIC_EXCEPTION', false), true);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toBe(0);
+
+    source.crashed(kafkaError('INVALID_TOPIC_EXCEPTION', false), false);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toBe(1);
+  });
+
+  it('should not restart the consumer once stopping', async () => {
+    vi.useFakeTimers();
+    const source = ingest();
+    source.running = false;
+    let runs = 0;
+    source.consume = async () => {
+      runs++;
+    };
+    source.crashed(kafkaError('INVALID_TOPIC_EXCEPTION', false), false);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toBe(0);
+  });
+});
