@@ -89,7 +89,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       })
     : undefined;
 
-  const index = new ItemIndex(store, params.dimensions, Date.now, metrics);
+  const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexClusterMinItems);
   // In-process state needs no cache; Redis reads of hot keys are cached briefly and coalesced.
   const cacheTtlMs = store.kind === 'redis' ? config.serving.cacheTtlMs : 0;
   const reads = new CachedStateStore(store, { ttlMs: cacheTtlMs, maxEntries: config.serving.cacheMaxEntries });

@@ -54,6 +54,8 @@ export interface FreshetConfig {
   };
   /** How stale the in-process item index may be when answering, ms. INDEX_MAX_STALENESS_MS, default 100. */
   indexMaxStalenessMs: number;
+  /** Items from which recommendations score cluster candidates instead of every item. INDEX_CLUSTER_MIN_ITEMS, default 20000. */
+  indexClusterMinItems: number;
   /** Longest a graceful shutdown may take before the process exits anyway, ms. SHUTDOWN_TIMEOUT_MS, default 15000. */
   shutdownTimeoutMs: number;
   /** Keys accepted in the x-api-key header; empty: the API needs none. API_KEYS, comma-separated. */
@@ -225,6 +227,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
       maxPending: integer(env, 'ANALYTICS_MAX_PENDING', 5000, 1, 10_000_000),
     },
     indexMaxStalenessMs: integer(env, 'INDEX_MAX_STALENESS_MS', 100, 0, 600_000),
+    indexClusterMinItems: integer(env, 'INDEX_CLUSTER_MIN_ITEMS', 20_000, 1, 1_000_000_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
     apiKeys: apiKeys(env),
     serving: {

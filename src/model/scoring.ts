@@ -36,6 +36,45 @@ export class Scorer {
     return score;
   }
 
+  /** Every row's bias aged to `clock`, into `out`: the part of the score that is the same for all users. */
+  agedBiases(matrix: ItemMatrix, clock: number, out: Float64Array): void {
+    for (let row = 0; row < matrix.size; row++) {
+      const age = clock - (matrix.ts[row] as number);
+      out[row] = (matrix.bias[row] as number) * (age > 0 ? Math.exp(-this.itemRate * age) : 1);
+    }
+  }
+
+  /** As `rank`, with the aged biases computed once beforehand (`agedBiases`). */
+  rankAged(
+    user: Float32Array,
+    matrix: ItemMatrix,
+    aged: Float64Array,
+    k: number,
+    exclude: ReadonlySet<string>,
+    rows?: readonly number[],
+  ): Scored[] {
+    const top = new TopK(k);
+    const d = matrix.dimensions;
+    const vectors = matrix.vectors;
+    const ids = matrix.ids;
+    let threshold = -Infinity;
+    const count = rows === undefined ? matrix.size : rows.length;
+    for (let i = 0; i < count; i++) {
+      const row = rows === undefined ? i : (rows[i] as number);
+      const base = row * d;
+      let score = aged[row] as number;
+      for (let f = 0; f < d; f++) score += (user[f] as number) * (vectors[base + f] as number);
+      if (score > threshold) {
+        const id = ids[row] as string;
+        if (!exclude.has(id)) {
+          top.push(id, score);
+          threshold = top.threshold;
+        }
+      }
+    }
+    return top.result();
+  }
+
   /**
    * The k best rows of the matrix for a user at `clock`, best first, skipping `exclude`; only
    * `rows` when given (a candidate set), every row otherwise.

@@ -23,7 +23,7 @@ export interface ClusterIndexOptions {
 
 export const DEFAULT_CLUSTER_OPTIONS: ClusterIndexOptions = {
   clusters: 256,
-  probes: 24,
+  probes: 16,
   head: 512,
   sample: 8192,
   iterations: 8,
@@ -46,11 +46,12 @@ function dotAt(a: Float32Array, aOffset: number, b: Float32Array, bOffset: numbe
 export class ClusterIndex {
   readonly options: ClusterIndexOptions;
   private dimensions = 0;
-  private centroids = new Float32Array(0);
+  private centroids: Float32Array = new Float32Array(0);
   private clusterOf = new Int32Array(0);
   private members: number[][] = [];
   private slot = new Int32Array(0);
-  private headRows = new Set<number>();
+  private head: number[] = [];
+  private inHead = new Uint8Array(0);
   private headFloor = Infinity;
 
   constructor(options: Partial<ClusterIndexOptions> = {}) {
@@ -61,96 +62,79 @@ export class ClusterIndex {
     return this.members.length > 0;
   }
 
-  /** Fits centroids on a sample of the table and assigns every row. */
+  /** Fits centroids on a sample of the table and assigns every row, in this thread. */
   rebuild(table: VectorTable): void {
-    const { size, dimensions: d } = table;
-    const k = Math.max(1, Math.min(this.options.clusters, Math.floor(size / 4)));
-    const random = seededRandom(this.options.seed);
-    const sample: number[] = [];
-    const want = Math.min(size, this.options.sample);
-    for (let i = 0; i < size && sample.length < want; i++) {
-      if (random() < (want - sample.length) / (size - i)) sample.push(i);
-    }
+    this.install(table, fitClusters(table, this.options));
+  }
 
+  /**
+   * Takes a fit (made here or in a worker thread from a copy of the table).
+   * Rows the fit did not see (added since) are placed now.
+   */
+  install(table: VectorTable, fit: ClusterFit): void {
+    const { dimensions: d, size } = table;
+    const k = fit.centroids.length / d;
     this.dimensions = d;
-    const centroids = new Float32Array(k * d);
-    sample.slice(0, k).forEach((row, c) => centroids.set(this.unit(table, row), c * d));
-    const assignment = new Int32Array(sample.length);
-    for (let iteration = 0; iteration < this.options.iterations; iteration++) {
-      sample.forEach((row, i) => {
-        assignment[i] = this.nearest(centroids, k, table.vectors, row * d);
-      });
-      centroids.fill(0);
-      sample.forEach((row, i) => {
-        const base = (assignment[i] as number) * d;
-        const unit = this.unit(table, row);
-        for (let f = 0; f < d; f++) centroids[base + f] = (centroids[base + f] as number) + (unit[f] as number);
-      });
-      for (let c = 0; c < k; c++) this.normalize(centroids, c * d);
-    }
-
-    this.centroids = centroids;
+    this.centroids = fit.centroids;
     this.members = Array.from({ length: k }, () => []);
     this.clusterOf = new Int32Array(Math.max(size, 1024)).fill(-1);
     this.slot = new Int32Array(this.clusterOf.length);
-    for (let row = 0; row < size; row++) this.place(table, row);
+    for (let row = 0; row < size; row++) {
+      const cluster = row < fit.assignment.length ? (fit.assignment[row] as number) : -1;
+      if (cluster < 0) this.place(table, row);
+      else this.join(cluster, row);
+    }
     this.rebuildHead(table);
   }
 
-  /** Places a new or changed row; call after the table holds its new vector and bias. */
-  update(table: VectorTable, row: number): void {
+  /**
+   * Notes a new or changed row, after the table holds its vector and bias: a
+   * row without a cluster (new) is placed, a placed one moves only with
+   * `reassign`; a bias above the head's floor joins the head.
+   */
+  update(table: VectorTable, row: number, reassign = true): void {
     if (!this.built) return;
     if (row >= this.clusterOf.length) this.grow(row + 1);
     const previous = this.clusterOf[row] as number;
-    if (previous >= 0) this.remove(previous, row);
-    this.place(table, row);
-    if ((table.bias[row] as number) > this.headFloor) this.headRows.add(row);
+    if (previous < 0 || reassign) {
+      if (previous >= 0) this.remove(previous, row);
+      this.place(table, row);
+    }
+    if ((table.bias[row] as number) > this.headFloor && this.inHead[row] !== 1) {
+      this.head.push(row);
+      this.inHead[row] = 1;
+    }
   }
 
-  /** Rows worth scoring exactly for a query vector. */
+  /** Rows worth scoring exactly for a query vector (the head first, each row once). */
   candidates(query: Float32Array): number[] {
     const d = this.dimensions;
     const k = this.members.length;
     const scores = new Float64Array(k);
     for (let c = 0; c < k; c++) scores[c] = dotAt(query, 0, this.centroids, c * d, d);
-    const order = Array.from({ length: k }, (_, c) => c).sort((a, b) => (scores[b] as number) - (scores[a] as number));
-    const rows: number[] = [...this.headRows];
-    for (const c of order.slice(0, this.options.probes)) {
-      for (const row of this.members[c] as number[]) if (!this.headRows.has(row)) rows.push(row);
+    const probes = Math.min(this.options.probes, k);
+    const chosen = new Int32Array(probes).fill(-1);
+    for (let c = 0; c < k; c++) {
+      // Insertion into a short sorted list: probes is small.
+      let at = probes;
+      while (at > 0 && (chosen[at - 1] === -1 || (scores[c] as number) > (scores[chosen[at - 1] as number] as number))) at--;
+      if (at >= probes) continue;
+      chosen.copyWithin(at + 1, at, probes - 1);
+      chosen[at] = c;
+    }
+    const rows = this.head.slice();
+    for (const c of chosen) {
+      if (c < 0) continue;
+      for (const row of this.members[c] as number[]) if (this.inHead[row] !== 1) rows.push(row);
     }
     return rows;
   }
 
-  private unit(table: VectorTable, row: number): Float32Array {
-    const d = table.dimensions;
-    const out = table.vectors.slice(row * d, (row + 1) * d);
-    this.normalize(out, 0, d);
-    return out;
-  }
-
-  private normalize(values: Float32Array, offset: number, d = this.dimensions): void {
-    let norm = 0;
-    for (let f = 0; f < d; f++) norm += (values[offset + f] as number) ** 2;
-    norm = Math.sqrt(norm) || 1;
-    for (let f = 0; f < d; f++) values[offset + f] = (values[offset + f] as number) / norm;
-  }
-
-  private nearest(centroids: Float32Array, k: number, vectors: Float32Array, offset: number): number {
-    const d = this.dimensions;
-    let best = 0;
-    let bestScore = -Infinity;
-    for (let c = 0; c < k; c++) {
-      const score = dotAt(vectors, offset, centroids, c * d, d);
-      if (score > bestScore) {
-        bestScore = score;
-        best = c;
-      }
-    }
-    return best;
-  }
-
   private place(table: VectorTable, row: number): void {
-    const cluster = this.nearest(this.centroids, this.members.length, table.vectors, row * this.dimensions);
+    this.join(nearestCentroid(this.centroids, this.members.length, table.vectors, row * this.dimensions, this.dimensions), row);
+  }
+
+  private join(cluster: number, row: number): void {
     const list = this.members[cluster] as number[];
     this.clusterOf[row] = cluster;
     this.slot[row] = list.length;
@@ -174,15 +158,79 @@ export class ClusterIndex {
     clusterOf.set(this.clusterOf);
     const slot = new Int32Array(capacity);
     slot.set(this.slot);
+    const inHead = new Uint8Array(capacity);
+    inHead.set(this.inHead);
     this.clusterOf = clusterOf;
     this.slot = slot;
+    this.inHead = inHead;
   }
 
   private rebuildHead(table: VectorTable): void {
     const rows = Array.from({ length: table.size }, (_, r) => r)
       .sort((a, b) => (table.bias[b] as number) - (table.bias[a] as number))
       .slice(0, this.options.head);
-    this.headRows = new Set(rows);
+    this.head = rows;
+    this.inHead = new Uint8Array(this.clusterOf.length);
+    for (const row of rows) this.inHead[row] = 1;
     this.headFloor = rows.length < this.options.head ? -Infinity : (table.bias[rows.at(-1) as number] as number);
   }
+}
+
+/** Centroids (row-major, unit length) and each row's cluster. */
+export interface ClusterFit {
+  centroids: Float32Array;
+  assignment: Int32Array;
+}
+
+function normalize(values: Float32Array, offset: number, d: number): void {
+  let norm = 0;
+  for (let f = 0; f < d; f++) norm += (values[offset + f] as number) ** 2;
+  norm = Math.sqrt(norm) || 1;
+  for (let f = 0; f < d; f++) values[offset + f] = (values[offset + f] as number) / norm;
+}
+
+function nearestCentroid(centroids: Float32Array, k: number, vectors: Float32Array, offset: number, d: number): number {
+  let best = 0;
+  let bestScore = -Infinity;
+  for (let c = 0; c < k; c++) {
+    const score = dotAt(vectors, offset, centroids, c * d, d);
+    if (score > bestScore) {
+      bestScore = score;
+      best = c;
+    }
+  }
+  return best;
+}
+
+/** Spherical k-means on a sample of the rows, then every row assigned: pure, for any thread. */
+export function fitClusters(table: VectorTable, options: ClusterIndexOptions): ClusterFit {
+  const { size, dimensions: d } = table;
+  const k = Math.max(1, Math.min(options.clusters, Math.floor(size / 4)));
+  const random = seededRandom(options.seed);
+  const want = Math.min(size, options.sample);
+  const sample = new Float32Array(want * d);
+  let taken = 0;
+  for (let row = 0; row < size && taken < want; row++) {
+    if (random() < (want - taken) / (size - row)) {
+      sample.set(table.vectors.subarray(row * d, (row + 1) * d), taken * d);
+      normalize(sample, taken * d, d);
+      taken++;
+    }
+  }
+
+  const centroids = sample.slice(0, k * d);
+  const assigned = new Int32Array(taken);
+  for (let iteration = 0; iteration < options.iterations; iteration++) {
+    for (let i = 0; i < taken; i++) assigned[i] = nearestCentroid(centroids, k, sample, i * d, d);
+    centroids.fill(0);
+    for (let i = 0; i < taken; i++) {
+      const base = (assigned[i] as number) * d;
+      for (let f = 0; f < d; f++) centroids[base + f] = (centroids[base + f] as number) + (sample[i * d + f] as number);
+    }
+    for (let c = 0; c < k; c++) normalize(centroids, c * d, d);
+  }
+
+  const assignment = new Int32Array(size);
+  for (let row = 0; row < size; row++) assignment[row] = nearestCentroid(centroids, k, table.vectors, row * d, d);
+  return { centroids, assignment };
 }

@@ -1,6 +1,14 @@
 import type { Metrics } from '../metrics.ts';
 import type { ItemRecord } from '../model/records.ts';
+import type { Scorer } from '../model/scoring.ts';
 import type { StateStore } from '../state/store.ts';
+import { Worker } from 'node:worker_threads';
+import { ClusterIndex, DEFAULT_CLUSTER_OPTIONS, type ClusterFit } from './cluster-index.ts';
+
+/** Rebuild the clusters when the index has grown by this factor since they were fitted. */
+const CLUSTER_REGROWTH = 1.5;
+/** ... or when they are older than this, ms, so that drifting vectors are regrouped. */
+const CLUSTER_MAX_AGE_MS = 10 * 60_000;
 
 /**
  * An in-process copy of every item's vector and bias, laid out contiguously
@@ -17,6 +25,8 @@ export class ItemIndex {
   ts: Float64Array;
   /** Latest event time applied to the state (the model's clock). */
   clock = 0;
+  /** Changes with every item upserted and every clock move: equal versions score equally. */
+  version = 0;
   private readonly positions = new Map<string, number>();
   private seq = 0;
   private refreshedAt = -Infinity;
@@ -24,17 +34,28 @@ export class ItemIndex {
   private readonly store: StateStore;
   private readonly now: () => number;
   private readonly metrics: Pick<Metrics, 'indexLookups' | 'indexItems'> | undefined;
+  private aged = new Float64Array(1024);
+  private agedClock = Number.NaN;
+  private agedStale = true;
+  /** Item count from which requests scan cluster candidates instead of every item. */
+  private readonly clusterMinItems: number;
+  private clusters: ClusterIndex | undefined;
+  private clusteredSize = 0;
+  private clusteredAt = 0;
+  private fitting: Promise<void> | undefined;
 
   constructor(
     store: StateStore,
     dimensions: number,
     now: () => number = Date.now,
     metrics?: Pick<Metrics, 'indexLookups' | 'indexItems'>,
+    clusterMinItems = Infinity,
   ) {
     this.store = store;
     this.dimensions = dimensions;
     this.now = now;
     this.metrics = metrics;
+    this.clusterMinItems = clusterMinItems;
     this.vectors = new Float32Array(1024 * dimensions);
     this.bias = new Float64Array(1024);
     this.ts = new Float64Array(1024);
@@ -50,6 +71,56 @@ export class ItemIndex {
 
   vectorAt(position: number): Float32Array {
     return this.vectors.subarray(position * this.dimensions, (position + 1) * this.dimensions);
+  }
+
+  /** Every item's bias aged to the index's clock, recomputed only after a change. */
+  agedBiases(scorer: Scorer): Float64Array {
+    if (this.agedStale || this.agedClock !== this.clock) {
+      if (this.aged.length < this.bias.length) this.aged = new Float64Array(this.bias.length);
+      scorer.agedBiases(this, this.clock, this.aged);
+      this.agedClock = this.clock;
+      this.agedStale = false;
+    }
+    return this.aged;
+  }
+
+  /**
+   * Rows worth scoring for a user vector, or undefined when every row should be:
+   * a small index, or a large one whose clusters are still being fitted.
+   */
+  candidates(query: Float32Array): number[] | undefined {
+    if (this.size < this.clusterMinItems) return undefined;
+    this.refitIfStale();
+    return this.clusters?.candidates(query);
+  }
+
+  /** Fits clusters in a worker thread when there are none, the index grew, or they aged. */
+  private refitIfStale(): void {
+    if (this.fitting !== undefined || this.size < this.clusterMinItems) return;
+    const now = this.now();
+    const stale =
+      this.clusters === undefined ||
+      this.size > this.clusteredSize * CLUSTER_REGROWTH ||
+      now - this.clusteredAt > CLUSTER_MAX_AGE_MS;
+    if (!stale) return;
+    const size = this.size;
+    const table = { size, dimensions: this.dimensions, vectors: this.vectors.slice(0, size * this.dimensions), bias: new Float64Array(0) };
+    this.fitting = fitInWorker(table)
+      .then((fit) => {
+        const clusters = new ClusterIndex();
+        clusters.install(this, fit);
+        this.clusters = clusters;
+        this.version++;
+        this.clusteredSize = size;
+        this.clusteredAt = now;
+      })
+      .catch(() => {
+        // Serving scans every item until a later fit succeeds.
+        this.clusteredAt = now;
+      })
+      .finally(() => {
+        this.fitting = undefined;
+      });
   }
 
   /** Refreshes unless the last refresh is younger than `maxAgeMs`. */
@@ -72,13 +143,18 @@ export class ItemIndex {
     const [changes, clock] = await Promise.all([this.store.itemsChangedSince(this.seq), this.store.clock()]);
     for (const [id, record] of changes.items) this.upsert(id, record);
     this.seq = changes.seq;
-    this.clock = Math.max(this.clock, clock);
+    if (clock > this.clock) {
+      this.clock = clock;
+      this.version++;
+    }
     this.refreshedAt = started;
     this.metrics?.indexItems.set(this.ids.length);
+    this.refitIfStale();
   }
 
   private upsert(id: string, record: ItemRecord): void {
     let position = this.positions.get(id);
+    const added = position === undefined;
     if (position === undefined) {
       position = this.ids.length;
       this.grow(position + 1);
@@ -88,6 +164,10 @@ export class ItemIndex {
     this.vectors.set(record.vec, position * this.dimensions);
     this.bias[position] = record.bias;
     this.ts[position] = record.ts;
+    this.agedStale = true;
+    this.version++;
+    // A changed item keeps its cluster until the next fit; a new one is placed now.
+    this.clusters?.update(this, position, added);
   }
 
   private grow(count: number): void {
@@ -103,4 +183,19 @@ export class ItemIndex {
     this.bias = bias;
     this.ts = ts;
   }
+}
+
+function fitInWorker(table: { size: number; dimensions: number; vectors: Float32Array; bias: Float64Array }): Promise<ClusterFit> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./cluster-worker.ts', import.meta.url));
+    worker.once('message', (fit: ClusterFit) => {
+      resolve(fit);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`cluster worker exited with ${code}`));
+    });
+    worker.postMessage({ table, options: DEFAULT_CLUSTER_OPTIONS }, [table.vectors.buffer as ArrayBuffer]);
+  });
 }

@@ -19,8 +19,26 @@ export interface ItemStats {
   decayed: { views: number; clicks: number; ctr: number | null; asOf: string | null };
 }
 
-/** Recommendations scored at request time from the state, never precomputed. */
+/** A user's answer, valid while neither the user nor the item index has changed. */
+interface CachedAnswer {
+  userTs: number;
+  userCount: number;
+  clicked: number;
+  indexVersion: number;
+  k: number;
+  items: Scored[];
+}
+
+/** Users whose last answer is kept; the oldest leaves first. */
+const ANSWER_CACHE_USERS = 50_000;
+
+/**
+ * Recommendations scored at request time from the state, never precomputed.
+ * An answer is reused only while it would be computed the same: same user
+ * record, same clicked set size, same item index version.
+ */
 export class Recommender {
+  private readonly answers = new Map<string, CachedAnswer>();
   private readonly store: StateStore;
   private readonly index: ItemIndex;
   private readonly scorer: Scorer;
@@ -53,8 +71,28 @@ export class Recommender {
       return { items, coldStart: true };
     }
 
-    // The model's own ranking rule, the one `freshet evaluate` measures.
-    const items = this.scorer.rank(user.vec, this.index, this.index.clock, k, exclude);
+    const cached = this.answers.get(userId);
+    if (
+      cached !== undefined &&
+      cached.userTs === user.ts &&
+      cached.userCount === user.count &&
+      cached.clicked === exclude.size &&
+      cached.indexVersion === this.index.version &&
+      cached.k >= k
+    ) {
+      return { items: cached.items.slice(0, k), coldStart: false };
+    }
+
+    // The model's own ranking rule, the one `freshet evaluate` measures, over the
+    // index's cluster candidates when it is large; every item when the candidates fall short.
+    const aged = this.index.agedBiases(this.scorer);
+    const rows = this.index.candidates(user.vec);
+    let items = this.scorer.rankAged(user.vec, this.index, aged, k, exclude, rows);
+    if (rows !== undefined && items.length < k) items = this.scorer.rankAged(user.vec, this.index, aged, k, exclude);
+
+    this.answers.delete(userId);
+    this.answers.set(userId, { userTs: user.ts, userCount: user.count, clicked: exclude.size, indexVersion: this.index.version, k, items });
+    if (this.answers.size > ANSWER_CACHE_USERS) this.answers.delete(this.answers.keys().next().value as string);
     return { items, coldStart: false };
   }
 
