@@ -11,13 +11,20 @@ import { TopK } from '../src/model/topk.ts';
 
 const run = promisify(execFile);
 
-export interface ApiResult {
-  items: number;
-  rate: number;
+export interface LoadResult {
   achievedRate: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
+}
+
+export interface ApiResult {
+  items: number;
+  rate: number;
+  /** Every request for a user not asked before: no answer can be reused. */
+  distinct: LoadResult;
+  /** The same users again, unchanged state: answers are reused. */
+  repeated: LoadResult;
   /** Share of the API's top-10 found in the exact top-10, over sampled users. */
   agreement: number;
 }
@@ -82,15 +89,21 @@ export async function benchApi(
   const index = await loadItems(redis, prefix, DEFAULT_MODEL_PARAMS.dimensions);
   const clock = Number((await redis.get(`${prefix}clock`)) ?? 0);
   const idsFile = join(tmpdir(), `freshet-bench-users-${process.pid}.txt`);
-  writeFileSync(idsFile, userIds.join('\n'));
 
-  log(`api: warming up, then ${rate} requests/s for ${seconds} s over ${index.ids.length.toLocaleString()} items`);
   const template = `${url}/v1/users/{id}/recommendations?k=10`;
-  await run(process.execPath, ['bench/load.ts', template, String(Math.min(rate, 200)), '2', idsFile]);
-  const { stdout } = await run(process.execPath, ['bench/load.ts', template, String(rate), String(seconds), idsFile], {
-    maxBuffer: 1 << 20,
-  });
-  const load = JSON.parse(stdout) as { achievedRate: number; p50Ms: number; p99Ms: number; errors: number };
+  const load = async (ids: readonly string[], requestRate: number, duration: number): Promise<LoadResult> => {
+    writeFileSync(idsFile, ids.join('\n'));
+    const args = ['bench/load.ts', template, String(requestRate), String(duration), idsFile];
+    const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 20 });
+    return JSON.parse(stdout) as LoadResult;
+  };
+  const warm = userIds.slice(0, 400);
+  const measured = userIds.slice(400, 400 + Math.round(rate * seconds));
+  log(`api: warming up on ${warm.length} users (the cluster fit runs in the background)`);
+  await load(warm, 100, 4);
+  log(`api: ${rate} requests/s for ${seconds} s over ${index.ids.length.toLocaleString()} items, ${measured.length.toLocaleString()} distinct users, then the same users again`);
+  const distinct = await load(measured, rate, seconds);
+  const repeated = await load(measured, rate, seconds);
 
   let agree = 0;
   let total = 0;
@@ -108,10 +121,8 @@ export async function benchApi(
   return {
     items: index.ids.length,
     rate,
-    achievedRate: load.achievedRate,
-    p50Ms: load.p50Ms,
-    p99Ms: load.p99Ms,
-    errors: load.errors,
+    distinct,
+    repeated,
     agreement: total > 0 ? agree / total : Number.NaN,
   };
 }

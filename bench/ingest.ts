@@ -99,6 +99,9 @@ export async function benchIngest(
     CLICKHOUSE_DATABASE: name,
     LOG_LEVEL: 'warn',
     MAX_EVENT_FUTURE_MS: String(365 * 86_400_000),
+    // Passed through for experiments: another model file, or a profiler (NODE_OPTIONS=--cpu-prof).
+    ...(process.env.FRESHET_PIPELINES_DIR ? { FRESHET_PIPELINES_DIR: process.env.FRESHET_PIPELINES_DIR } : {}),
+    ...(process.env.BENCH_ENGINE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_ENGINE_NODE_OPTIONS } : {}),
   };
   const engines: EngineProcess[] = [];
   for (let i = 0; i < processes; i++) engines.push(await startEngine(env));

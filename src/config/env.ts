@@ -61,7 +61,7 @@ export interface FreshetConfig {
   /** Keys accepted in the x-api-key header; empty: the API needs none. API_KEYS, comma-separated. */
   apiKeys: string[];
   serving: {
-    /** How long hot item records, counters, content and trending lists are cached in process, ms. HOT_CACHE_TTL_MS, default 1000; 0 only coalesces. */
+    /** How long hot item records, counters, content and trending lists are cached in process, ms. HOT_CACHE_TTL_MS, default 100; 0 only coalesces. */
     cacheTtlMs: number;
     /** Most values per cache. HOT_CACHE_MAX_ENTRIES, default 100000. */
     cacheMaxEntries: number;
@@ -231,7 +231,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
     apiKeys: apiKeys(env),
     serving: {
-      cacheTtlMs: integer(env, 'HOT_CACHE_TTL_MS', 1000, 0, 60_000),
+      cacheTtlMs: integer(env, 'HOT_CACHE_TTL_MS', 100, 0, 60_000),
       cacheMaxEntries: integer(env, 'HOT_CACHE_MAX_ENTRIES', 100_000, 1, 10_000_000),
     },
     scenarios: {
