@@ -3,7 +3,7 @@ import { loadConfig } from '../config/env.ts';
 import { createEngine, type Engine } from '../engine.ts';
 import { FreshetError } from '../errors.ts';
 import type { InteractionEvent } from '../events/schema.ts';
-import { createLogger, type Logger } from '../log.ts';
+import { createLogger, routeProcessWarnings, type Logger } from '../log.ts';
 import { createProgress } from '../progress.ts';
 import { DATASET_FORMATS, events, type DatasetFormat } from '../sources/datasets.ts';
 
@@ -52,6 +52,7 @@ export const command: Command = {
   async run(values) {
     const config = loadConfig();
     const logger = createLogger(config.logLevel);
+    routeProcessWarnings(logger);
     const replay = values.replay as string | undefined;
     const format = (values.format as string | undefined) ?? 'movielens';
     if (!(DATASET_FORMATS as readonly string[]).includes(format)) {

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Producer } from 'kafkajs';
 
 /** One push to send: the message on the push requests topic (key = userId). */
 export interface PushRequest {
@@ -69,7 +69,7 @@ export class KafkaPushSink implements PushSink {
       brokers: options.brokers,
       logLevel: logLevel.NOTHING,
     });
-    this.producer = kafka.producer({ allowAutoTopicCreation: true });
+    this.producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   async send(requests: readonly PushRequest[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
 import type { InteractionEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
@@ -95,7 +95,7 @@ export class KafkaIngest implements DeadLetterSink {
       // An idle fetch waits this long for data; a graceful stop waits for that fetch (default 5 s).
       maxWaitTimeInMs: 1_000,
     });
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: true });
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     this.work$ = new Observable<Work>((subscriber) => {
       this.subscriber = subscriber;
       return () => {
