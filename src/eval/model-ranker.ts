@@ -4,7 +4,7 @@ import { HISTORY_SOURCE, OnlineModel, type StateSnapshot } from '../model/online
 import type { ModelParams } from '../model/params.ts';
 import type { ItemRecord, UserRecord } from '../model/records.ts';
 import { TopK } from '../model/topk.ts';
-import { GrowableItemMatrix } from './item-matrix.ts';
+import { GrowableItemMatrix } from '../model/item-matrix.ts';
 import type { Ranker } from './types.ts';
 
 /** Parameters worth showing in the table, in one line. */

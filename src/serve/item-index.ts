@@ -1,4 +1,5 @@
 import type { Metrics } from '../metrics.ts';
+import { GrowableItemMatrix } from '../model/item-matrix.ts';
 import type { ItemRecord } from '../model/records.ts';
 import type { Scorer } from '../model/scoring.ts';
 import type { StateStore } from '../state/store.ts';
@@ -15,19 +16,11 @@ const CLUSTER_MAX_AGE_MS = 10 * 60_000;
  * for fast scoring, refreshed by the store's change sequence: only items
  * changed since the last refresh are read. Concurrent refreshes coalesce.
  */
-export class ItemIndex {
-  readonly dimensions: number;
-  ids: string[] = [];
-  /** Row-major vectors, `dimensions` floats per item. */
-  vectors: Float32Array;
-  bias: Float64Array;
-  /** Event time each item's bias is stated at. */
-  ts: Float64Array;
+export class ItemIndex extends GrowableItemMatrix {
   /** Latest event time applied to the state (the model's clock). */
   clock = 0;
   /** Changes with every item upserted and every clock move: equal versions score equally. */
   version = 0;
-  private readonly positions = new Map<string, number>();
   private seq = 0;
   private refreshedAt = -Infinity;
   private inflight: Promise<void> | undefined;
@@ -51,22 +44,15 @@ export class ItemIndex {
     metrics?: Pick<Metrics, 'indexLookups' | 'indexItems'>,
     clusterMinItems = Infinity,
   ) {
+    super(dimensions);
     this.store = store;
-    this.dimensions = dimensions;
     this.now = now;
     this.metrics = metrics;
     this.clusterMinItems = clusterMinItems;
-    this.vectors = new Float32Array(1024 * dimensions);
-    this.bias = new Float64Array(1024);
-    this.ts = new Float64Array(1024);
-  }
-
-  get size(): number {
-    return this.ids.length;
   }
 
   position(itemId: string): number | undefined {
-    return this.positions.get(itemId);
+    return this.row(itemId);
   }
 
   vectorAt(position: number): Float32Array {
@@ -152,37 +138,15 @@ export class ItemIndex {
     this.refitIfStale();
   }
 
-  private upsert(id: string, record: ItemRecord): void {
-    let position = this.positions.get(id);
-    const added = position === undefined;
-    if (position === undefined) {
-      position = this.ids.length;
-      this.grow(position + 1);
-      this.ids.push(id);
-      this.positions.set(id, position);
-    }
-    this.vectors.set(record.vec, position * this.dimensions);
-    this.bias[position] = record.bias;
-    this.ts[position] = record.ts;
+  override upsert(id: string, record: ItemRecord): void {
+    const added = this.row(id) === undefined;
+    super.upsert(id, record);
     this.agedStale = true;
     this.version++;
     // A changed item keeps its cluster until the next fit; a new one is placed now.
-    this.clusters?.update(this, position, added);
+    this.clusters?.update(this, this.row(id) as number, added);
   }
 
-  private grow(count: number): void {
-    if (count <= this.bias.length) return;
-    const capacity = Math.max(count, this.bias.length * 2);
-    const vectors = new Float32Array(capacity * this.dimensions);
-    vectors.set(this.vectors);
-    const bias = new Float64Array(capacity);
-    bias.set(this.bias);
-    const ts = new Float64Array(capacity);
-    ts.set(this.ts);
-    this.vectors = vectors;
-    this.bias = bias;
-    this.ts = ts;
-  }
 }
 
 function fitInWorker(table: { size: number; dimensions: number; vectors: Float32Array; bias: Float64Array }): Promise<ClusterFit> {

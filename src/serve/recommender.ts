@@ -1,9 +1,10 @@
 import { decayFactor, decayRate } from '../model/decay.ts';
 import type { ModelParams } from '../model/params.ts';
 import { Scorer } from '../model/scoring.ts';
-import { TopK, type Scored } from '../model/topk.ts';
+import type { Scored } from '../model/topk.ts';
 import type { StateStore } from '../state/store.ts';
 import type { ItemIndex } from './item-index.ts';
+import { similarToItems } from '../scenarios/similar.ts';
 
 export interface Recommendations {
   items: Scored[];
@@ -99,26 +100,8 @@ export class Recommender {
   /** Items whose vectors point the same way (cosine similarity); undefined for an unknown item. */
   async similar(itemId: string, k: number): Promise<Scored[] | undefined> {
     await this.index.ensureFresh(this.maxStalenessMs);
-    const { index } = this;
-    const position = index.position(itemId);
-    if (position === undefined) return undefined;
-    const d = index.dimensions;
-    const q = index.vectorAt(position);
-    const qNorm = Math.sqrt(q.reduce((s, x) => s + x * x, 0)) || 1;
-    const top = new TopK(k);
-    for (let row = 0; row < index.size; row++) {
-      if (row === position) continue;
-      let dot = 0;
-      let norm = 0;
-      const base = row * d;
-      for (let f = 0; f < d; f++) {
-        const x = index.vectors[base + f] as number;
-        dot += (q[f] as number) * x;
-        norm += x * x;
-      }
-      top.push(index.ids[row] as string, dot / (qNorm * (Math.sqrt(norm) || 1)));
-    }
-    return top.result();
+    if (this.index.position(itemId) === undefined) return undefined;
+    return similarToItems(this.index, [itemId], k);
   }
 
   async stats(itemId: string): Promise<ItemStats | undefined> {

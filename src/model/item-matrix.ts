@@ -1,5 +1,5 @@
-import type { ItemMatrix } from '../model/scoring.ts';
-import type { ItemRecord } from '../model/records.ts';
+import type { ItemMatrix } from './scoring.ts';
+import type { ItemRecord } from './records.ts';
 
 /** A growable in-process copy of item records, row per item, for ranking all items at once. */
 export class GrowableItemMatrix implements ItemMatrix {
