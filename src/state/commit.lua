@@ -15,18 +15,42 @@ end
 local trendingCap = tonumber(ARGV[6])
 local i = 7
 
-local n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  redis.call('SET', p .. 'u:' .. ARGV[i], ARGV[i + 1]); i = i + 2
+-- Variadic commands in chunks: one call per 500 keys, not one per key (a batch
+-- writes thousands), and well under Lua's limit on unpacked arguments.
+local CHUNK = 1000
+local function chunked(command, key, args)
+  for from = 1, #args, CHUNK do
+    local to = math.min(from + CHUNK - 1, #args)
+    if key then
+      redis.call(command, key, unpack(args, from, to))
+    else
+      redis.call(command, unpack(args, from, to))
+    end
+  end
 end
+
+local n = tonumber(ARGV[i]); i = i + 1
+local users = {}
+for _ = 1, n do
+  users[#users + 1] = p .. 'u:' .. ARGV[i]
+  users[#users + 1] = ARGV[i + 1]
+  i = i + 2
+end
+chunked('MSET', nil, users)
 
 n = tonumber(ARGV[i]); i = i + 1
 if n > 0 then
   local seq = redis.call('INCR', p .. 'seq')
+  local records, sequence = {}, {}
   for _ = 1, n do
-    redis.call('SET', p .. 'i:' .. ARGV[i], ARGV[i + 1])
-    redis.call('ZADD', p .. 'iseq', seq, ARGV[i]); i = i + 2
+    records[#records + 1] = p .. 'i:' .. ARGV[i]
+    records[#records + 1] = ARGV[i + 1]
+    sequence[#sequence + 1] = seq
+    sequence[#sequence + 1] = ARGV[i]
+    i = i + 2
   end
+  chunked('MSET', nil, records)
+  chunked('ZADD', p .. 'iseq', sequence)
 end
 
 n = tonumber(ARGV[i]); i = i + 1
@@ -43,9 +67,13 @@ for _ = 1, n do
 end
 
 n = tonumber(ARGV[i]); i = i + 1
+local scores = {}
 for _ = 1, n do
-  redis.call('ZADD', p .. 'trend', ARGV[i + 1], ARGV[i]); i = i + 2
+  scores[#scores + 1] = ARGV[i + 1]
+  scores[#scores + 1] = ARGV[i]
+  i = i + 2
 end
+chunked('ZADD', p .. 'trend', scores)
 if n > 0 and redis.call('ZCARD', p .. 'trend') > trendingCap then
   redis.call('ZREMRANGEBYRANK', p .. 'trend', 0, -(trendingCap + 1))
 end
