@@ -88,13 +88,18 @@ export class RandomRanker implements Ranker {
   }
 }
 
-/** Most clicked items of all time. */
-export class PopularityRanker implements Ranker {
-  readonly name = 'popularity';
+/** Most clicked items, each click counted with the weight `clickWeight` gives it. */
+class ClickCountRanker implements Ranker {
   readonly role = 'baseline' as const;
-  readonly params = 'all-time clicks';
-  private readonly table = new ItemTable();
-  private clicks = new Float64Array(1024);
+  readonly name: string;
+  readonly params: string;
+  protected readonly table = new ItemTable();
+  protected clicks = new Float64Array(1024);
+
+  constructor(name: string, params: string) {
+    this.name = name;
+    this.params = params;
+  }
 
   recommend(_userId: string, k: number, exclude: ReadonlySet<string>): string[] {
     return topByScore(this.table, this.clicks, k, exclude);
@@ -111,8 +116,19 @@ export class PopularityRanker implements Ranker {
     for (const e of events) {
       const row = this.table.add(e.itemId);
       this.clicks = grown(this.clicks, row + 1);
-      if (isClick(e)) this.clicks[row] = (this.clicks[row] as number) + 1;
+      if (isClick(e)) this.clicks[row] = (this.clicks[row] as number) + this.clickWeight(e);
     }
+  }
+
+  protected clickWeight(_event: InteractionEvent): number {
+    return 1;
+  }
+}
+
+/** Most clicked items of all time. */
+export class PopularityRanker extends ClickCountRanker {
+  constructor() {
+    super('popularity', 'all-time clicks');
   }
 }
 
@@ -154,37 +170,16 @@ function hours(ms: number): string {
 }
 
 /** Most clicked items with clicks decayed by a half-life in event time. */
-export class DecayedPopularityRanker implements Ranker {
-  readonly name = 'decayed popularity';
-  readonly role = 'baseline' as const;
-  readonly params: string;
-  private readonly table = new ItemTable();
+export class DecayedPopularityRanker extends ClickCountRanker {
   private readonly decay: ForwardDecay;
-  private clicks = new Float64Array(1024);
 
   constructor(halfLifeMs: number) {
-    this.params = `half-life ${hours(halfLifeMs)}`;
+    super('decayed popularity', `half-life ${hours(halfLifeMs)}`);
     this.decay = new ForwardDecay(halfLifeMs);
   }
 
-  recommend(_userId: string, k: number, exclude: ReadonlySet<string>): string[] {
-    return topByScore(this.table, this.clicks, k, exclude);
-  }
-
-  scoreCandidates(_userId: string, itemIds: readonly string[]): number[] {
-    return itemIds.map((id) => {
-      const row = this.table.row(id);
-      return row === undefined ? 0 : (this.clicks[row] as number);
-    });
-  }
-
-  learn(events: readonly InteractionEvent[]): void {
-    for (const e of events) {
-      const row = this.table.add(e.itemId);
-      this.clicks = grown(this.clicks, row + 1);
-      if (!isClick(e)) continue;
-      this.clicks[row] = (this.clicks[row] as number) + this.decay.weight(e.ts, [this.clicks]);
-    }
+  protected override clickWeight(event: InteractionEvent): number {
+    return this.decay.weight(event.ts, [this.clicks]);
   }
 }
 
