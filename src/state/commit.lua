@@ -18,10 +18,12 @@ local i = 7
 -- Variadic commands in chunks: one call per 500 keys, not one per key (a batch
 -- writes thousands), and well under Lua's limit on unpacked arguments.
 local CHUNK = 1000
-local function chunked(command, key, args)
+local function chunked(command, key, args, option)
   for from = 1, #args, CHUNK do
     local to = math.min(from + CHUNK - 1, #args)
-    if key then
+    if option then
+      redis.call(command, key, option, unpack(args, from, to))
+    elseif key then
       redis.call(command, key, unpack(args, from, to))
     else
       redis.call(command, unpack(args, from, to))
@@ -107,13 +109,10 @@ for _ = 1, n do
 end
 n = tonumber(ARGV[i]); i = i + 1
 local active = {}
-for k = 1, n do
+for _ = 1, n do
   active[#active + 1] = ARGV[i + 1]
   active[#active + 1] = ARGV[i]
   i = i + 2
-  if #active >= 1000 or k == n then
-    redis.call('ZADD', p .. 'push:active', 'GT', unpack(active))
-    active = {}
-  end
 end
+chunked('ZADD', p .. 'push:active', active, 'GT')
 return 1
