@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts';
 import { userDayRows, userDaySql } from '../push/clickhouse.ts';
 import type { AnalyticsBatch } from '../state/store.ts';
 import { clickhouseLogClass } from './clickhouse-log.ts';
+import { checkedDatabase } from './identifiers.ts';
 import type { AnalyticsSink } from './sink.ts';
 
 export interface ClickHouseOptions {
@@ -14,7 +15,6 @@ export interface ClickHouseOptions {
   logger?: Logger;
 }
 
-const DATABASE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 /**
  * The statements, kept as text builders so that a test can run the very same
@@ -66,10 +66,7 @@ export class ClickHouseSink implements AnalyticsSink {
   readonly database: string;
 
   constructor(options: ClickHouseOptions) {
-    if (!DATABASE_NAME.test(options.database)) {
-      throw new Error(`CLICKHOUSE_DATABASE must match ${DATABASE_NAME}, got "${options.database}"`);
-    }
-    this.database = options.database;
+    this.database = checkedDatabase(options.database);
     this.client = createClient({
       url: options.url,
       username: options.username,

@@ -9,14 +9,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { AnalyticsBatch } from '../state/store.ts';
 import { campaignLift, type Campaign } from './campaign.ts';
 import type { PushStore } from './store.ts';
+import { checkedDatabase } from '../analytics/identifiers.ts';
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
-function checked(db: string): string {
-  if (!IDENTIFIER.test(db)) throw new Error(`database name must match ${IDENTIFIER}, got "${db}"`);
-  return db;
-}
-
+const checked = checkedDatabase;
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /** `YYYY-MM-DD` of a UTC day given in epoch ms. */

@@ -143,7 +143,7 @@ describe.skipIf(url === undefined)('push analytics on ClickHouse 18.16', () => {
 
   it('refuses a campaign id that is not one', () => {
     expect(() => pushSql.decisions('db', "c'; DROP TABLE x")).toThrow(/not a campaign id/);
-    expect(() => userDaySql.weekly('bad name', 0, 1)).toThrow(/database name must match/);
+    expect(() => userDaySql.weekly('bad name', 0, 1)).toThrow(/CLICKHOUSE_DATABASE must match/);
   });
 });
 
