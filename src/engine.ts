@@ -106,7 +106,6 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     exposure: { maxShown: config.scenarios.shownMaxItems, ttlMs: config.scenarios.shownTtlMs, maxRecentClicks: 20 },
     reloadDebounceMs: config.scenarios.reloadDebounceMs,
     flushMs: config.analytics.flushMs,
-    contentsTopic: config.kafka?.contentsTopic,
     indexMaxStalenessMs: config.indexMaxStalenessMs,
   });
   // The quality sample has its own copy of the index, so it never changes what the API serves.
@@ -131,6 +130,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     contentsTopic: config.kafka?.contentsTopic,
     beforeChunk: flusher ? () => flusher.waitForRoom() : undefined,
     beforeApply: (events) => quality.observe(events),
+    afterCommit: (events) => scenarios.feedback.committed(events),
   });
 
   let embedded: EmbeddedSource | undefined;
@@ -166,8 +166,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
   api.register(campaignRoutes, { campaigns: push.store });
 
   let pipeline: ReturnType<typeof applyWork> | undefined;
-  const source$ = kafka?.work$ ?? embedded?.work$;
-  const work$ = source$ === undefined ? undefined : scenarios.feedback.observe(source$);
+  const work$ = kafka?.work$ ?? embedded?.work$;
 
   return {
     config,

@@ -34,6 +34,12 @@ export interface ProcessorOptions {
   beforeChunk?: () => Promise<void>;
   /** Awaited while a batch's state loads, before it is applied (the prequential quality sample). */
   beforeApply?: (events: readonly InteractionEvent[]) => Promise<void>;
+  /**
+   * Awaited with a batch's applied events once they are durable, before the
+   * chunk's outcome goes back to its source. It must not throw: the batch is
+   * committed whatever it does.
+   */
+  afterCommit?: (events: readonly InteractionEvent[]) => Promise<void>;
 }
 
 function nextOf(offset: string): string {
@@ -131,6 +137,7 @@ export class BatchProcessor {
     }
 
     this.recent.addAll(events.flatMap((e) => (e.eventId === undefined ? [] : [e.eventId])));
+    if (events.length > 0) await this.options.afterCommit?.(events);
     for (const event of events) metrics.eventsConsumed.inc({ type: event.type });
     metrics.batchEvents.observe(events.length);
     if (effects !== undefined) metrics.eventLagSeconds.set((this.now() - effects.clock) / 1000);

@@ -1,8 +1,5 @@
-import { map, type Observable } from 'rxjs';
-import { validateInteraction } from '../events/schema.ts';
+import type { InteractionEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
-import type { Work } from '../pipeline/stream.ts';
-import type { ChunkResult, PartitionChunk } from '../pipeline/types.ts';
 import type { ClickSeen, ExposureStore } from './exposure.ts';
 import type { ScenarioRegistry } from './registry.ts';
 import type { VariantClick, VariantTracker } from './tracker.ts';
@@ -12,21 +9,14 @@ export interface FeedbackOptions {
   tracker: VariantTracker;
   registry: ScenarioRegistry;
   logger: Logger;
-  /** Chunks of this topic carry content events, not interactions: not read here. */
-  contentsTopic: string | undefined;
 }
 
-const CLICK = Buffer.from('"click"');
-
 /**
- * Watches the clicks the pipeline has committed, for what the scenarios need
- * beyond the model: each user's recent clicks (the `similar` source) and
- * clicks tagged with a variant (`variant: "<scenario>/<variant>"`, for
- * reports). A chunk's outcome reaches its source after this bookkeeping, in
- * order; a failure here is logged and never holds the stream back.
- *
- * Known gap: committed messages are decoded a second time here; a processor
- * hook after commit, handing over the decoded events, would save that work.
+ * Takes the events the pipeline has committed (its after-commit hook) and
+ * keeps what the scenarios need beyond the model: each user's recent clicks
+ * (the `similar` source) and clicks tagged with a variant
+ * (`variant: "<scenario>/<variant>"`, for reports). A failure here is logged
+ * and never fails the batch, which is already durable.
  */
 export class Feedback {
   private readonly options: FeedbackOptions;
@@ -36,55 +26,24 @@ export class Feedback {
     this.options = options;
   }
 
-  observe(work$: Observable<Work>): Observable<Work> {
-    return work$.pipe(map((work) => this.wrap(work)));
+  /** Records a committed batch's clicks; resolves once they are recorded (or the failure logged). */
+  committed(events: readonly InteractionEvent[]): Promise<void> {
+    this.tail = this.tail
+      .then(() => this.record(events))
+      .catch((err: unknown) => this.options.logger.warn({ err }, 'recent clicks not recorded'));
+    return this.tail;
   }
 
-  /** Resolves once every outcome seen so far has been passed on. */
+  /** Resolves once every batch handed over so far is recorded. */
   settled(): Promise<void> {
     return this.tail;
   }
 
-  private wrap(work: Work): Work {
-    return {
-      chunk: work.chunk,
-      stale: () => work.stale(),
-      heartbeat: () => work.heartbeat(),
-      done: (result) =>
-        this.then(
-          () => this.record(work.chunk, result),
-          () => work.done(result),
-        ),
-      failed: (error) =>
-        this.then(
-          async () => undefined,
-          () => work.failed(error),
-        ),
-    };
-  }
-
-  private then(task: () => Promise<void>, pass: () => void): void {
-    this.tail = this.tail
-      .then(task)
-      .catch((err: unknown) => this.options.logger.warn({ err }, 'recent clicks not recorded'))
-      .then(pass);
-  }
-
-  private async record(chunk: PartitionChunk, result: ChunkResult): Promise<void> {
-    if (result.nextOffset === null || chunk.topic === this.options.contentsTopic) return;
+  private async record(events: readonly InteractionEvent[]): Promise<void> {
     const clicks: ClickSeen[] = [];
     const tagged: VariantClick[] = [];
-    for (const message of chunk.messages) {
-      if (message.value === null || !message.value.includes(CLICK)) continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(message.value.toString('utf8'));
-      } catch {
-        continue;
-      }
-      const event = validateInteraction(parsed);
-      if (!event.ok || event.value.type !== 'click') continue;
-      const { userId, itemId, ts, variant } = event.value;
+    for (const { type, userId, itemId, ts, variant } of events) {
+      if (type !== 'click') continue;
       clicks.push({ userId, itemId, ts });
       const tag = variant === undefined ? undefined : this.variantOf(variant);
       if (tag !== undefined) tagged.push({ ...tag, userId, itemId, ts });

@@ -28,7 +28,6 @@ export interface ScenarioRuntimeOptions {
   exposure: ExposureOptions;
   reloadDebounceMs: number;
   flushMs: number;
-  contentsTopic: string | undefined;
   indexMaxStalenessMs: number;
 }
 
@@ -90,7 +89,6 @@ export class ScenarioRuntime {
       tracker: this.tracker,
       registry: this.registry,
       logger: this.logger,
-      contentsTopic: options.contentsTopic,
     });
   }
 

@@ -21,6 +21,7 @@ function click(userId: string, itemId: string, ts = NOW - 1000, eventId?: string
 function setup(maxEvents = 100) {
   const store = new MemoryStateStore();
   const letters: DeadLetter[] = [];
+  const committed: string[][] = [];
   const processor = new BatchProcessor({
     store,
     model: new OnlineModel({ ...DEFAULT_MODEL_PARAMS, dimensions: 4 }),
@@ -33,8 +34,9 @@ function setup(maxEvents = 100) {
     maxFutureMs: 60_000,
     contentsTopic: 'contents',
     now: () => NOW,
+    afterCommit: async (events) => void committed.push(events.map((e) => `${e.userId}>${e.itemId}`)),
   });
-  return { store, letters, processor };
+  return { store, letters, processor, committed };
 }
 
 describe('batch processor', () => {
@@ -135,5 +137,23 @@ describe('batch processor', () => {
     expect(await store.getContent('n1')).toEqual({ itemId: 'n1', publishedAt: Date.UTC(2019, 10, 9, 10), category: 'sports' });
     expect(letters.map((l) => [l.topic, l.offset, l.field])).toEqual([['contents', '8', 'publishedAt']]);
     expect(await store.readOffset('g/contents/1')).toBe('9');
+  });
+
+  it('hands exactly the applied events to the after-commit hook, once per durable batch', async () => {
+    const { processor, committed } = setup();
+    await processor.process({
+      topic: 'events',
+      partition: 0,
+      messages: [
+        message(0, click('u1', 'i1', NOW - 5, 'e1')),
+        message(1, 'not json'),
+        message(2, click('u1', 'i1', NOW - 5, 'e1')),
+        message(3, click('u2', 'i2')),
+      ],
+    });
+    processor.forgetCursors();
+    await processor.process({ topic: 'events', partition: 0, messages: [message(3, click('u2', 'i2'))] });
+    await processor.process({ topic: 'contents', partition: 0, messages: [message(0, { itemId: 'n', publishedAt: 1 })] });
+    expect(committed).toEqual([['u1>i1', 'u2>i2']]);
   });
 });

@@ -1,8 +1,5 @@
 import { pino } from 'pino';
-import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { Work } from '../../src/pipeline/stream.ts';
-import type { ChunkResult } from '../../src/pipeline/types.ts';
 import { MemoryExposureStore, type ExposureStore } from '../../src/scenarios/exposure.ts';
 import { Feedback } from '../../src/scenarios/feedback.ts';
 import { scenarioFromText } from '../../src/scenarios/parse.ts';
@@ -142,24 +139,8 @@ describe('variant tracker', () => {
   });
 });
 
-function work(chunk: Work['chunk'], outcomes: string[], name: string): Work {
-  return {
-    chunk,
-    done: () => outcomes.push(`done ${name}`),
-    failed: () => outcomes.push(`failed ${name}`),
-    stale: () => false,
-    heartbeat: async () => {},
-  };
-}
-
-const message = (offset: number, event: object) => ({
-  offset: String(offset),
-  key: null,
-  value: Buffer.from(JSON.stringify(event)),
-});
-
 describe('feedback from committed clicks', () => {
-  it('records clicks and tagged variants, and passes outcomes on in order even when the store is slow', async () => {
+  it('records clicks and tagged variants, and resolves only once a slow store took them', async () => {
     const files = pipelinesCopy();
     const registry = new ScenarioRegistry({ dir: files.dir, logger: silent, debounceMs: 10 });
     registry.loadInitial();
@@ -174,81 +155,33 @@ describe('feedback from committed clicks', () => {
       logger: silent,
       flushMs: 1000,
     });
-    const feedback = new Feedback({
-      exposure,
-      tracker,
-      registry,
-      logger: silent,
-      contentsTopic: 'contents',
-    });
+    const feedback = new Feedback({ exposure, tracker, registry, logger: silent });
 
-    const input = new Subject<Work>();
     const outcomes: string[] = [];
-    feedback
-      .observe(input)
-      .subscribe((w) =>
-        w.done({ nextOffset: '9', applied: 1, rejected: 0, skipped: 0 } as ChunkResult),
-      );
-    input.next(
-      work(
-        {
-          topic: 'events',
-          partition: 0,
-          messages: [
-            message(0, {
-              type: 'click',
-              userId: 'u1',
-              itemId: 'i1',
-              ts: 1000,
-              variant: 'home/control',
-            }),
-            message(1, {
-              type: 'view',
-              userId: 'u1',
-              itemId: 'i2',
-              ts: 1001,
-              variant: 'home/control',
-            }),
-            message(2, {
-              type: 'click',
-              userId: 'u1',
-              itemId: 'i3',
-              ts: 1002,
-              variant: 'home/ghost',
-            }),
-            message(3, { type: 'click', userId: 'u2', itemId: 'i1', ts: 1003, variant: 'nope' }),
-            { offset: '4', key: null, value: Buffer.from('{"type":"click" not json') },
-          ],
-        },
-        outcomes,
-        'first',
-      ),
-    );
-    input.next(
-      work(
-        {
-          topic: 'contents',
-          partition: 0,
-          messages: [message(0, { itemId: 'click', publishedAt: 1 })],
-        },
-        outcomes,
-        'second',
-      ),
-    );
+    const first = feedback
+      .committed([
+        { type: 'click', userId: 'u1', itemId: 'i1', ts: 1000, variant: 'home/control' },
+        { type: 'view', userId: 'u1', itemId: 'i2', ts: 1001, variant: 'home/control' },
+        { type: 'click', userId: 'u1', itemId: 'i3', ts: 1002, variant: 'home/ghost' },
+        { type: 'click', userId: 'u2', itemId: 'i1', ts: 1003, variant: 'nope' },
+      ])
+      .then(() => outcomes.push('first'));
+    const second = feedback.committed([{ type: 'view', userId: 'u3', itemId: 'i9', ts: 1004 }]).then(() => outcomes.push('second'));
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(outcomes).toEqual([]);
     release();
-    await feedback.settled();
-    expect(outcomes).toEqual(['done first', 'done second']);
+    await Promise.all([first, second]);
+    expect(outcomes).toEqual(['first', 'second']);
     expect(await exposure.recentClicks('u1', 5)).toEqual(['i3', 'i1']);
     expect(await exposure.recentClicks('u2', 5)).toEqual(['i1']);
+    expect(await exposure.recentClicks('u3', 5)).toEqual([]);
     expect(await tracker.counts('home')).toEqual(
       new Map([['control', { impressions: 0, clicks: 1 }]]),
     );
     files.remove();
   });
 
-  it('passes the outcome on when recording fails', async () => {
+  it('resolves, and logs, when recording fails', async () => {
     const files = pipelinesCopy();
     const registry = new ScenarioRegistry({ dir: files.dir, logger: silent, debounceMs: 10 });
     registry.loadInitial();
@@ -262,31 +195,9 @@ describe('feedback from committed clicks', () => {
       logger: silent,
       flushMs: 1000,
     });
-    const feedback = new Feedback({
-      exposure,
-      tracker,
-      registry,
-      logger: silent,
-      contentsTopic: undefined,
-    });
-    const input = new Subject<Work>();
-    const outcomes: string[] = [];
-    feedback
-      .observe(input)
-      .subscribe((w) => w.done({ nextOffset: '1', applied: 1, rejected: 0, skipped: 0 }));
-    input.next(
-      work(
-        {
-          topic: 'http',
-          partition: 0,
-          messages: [message(0, { type: 'click', userId: 'u', itemId: 'i', ts: 5 })],
-        },
-        outcomes,
-        'only',
-      ),
-    );
-    await feedback.settled();
-    expect(outcomes).toEqual(['done only']);
+    const feedback = new Feedback({ exposure, tracker, registry, logger: silent });
+    await expect(feedback.committed([{ type: 'click', userId: 'u', itemId: 'i', ts: 5 }])).resolves.toBeUndefined();
+    await expect(feedback.settled()).resolves.toBeUndefined();
     files.remove();
   });
 });
