@@ -25,18 +25,30 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 return 1`;
 
-/** Keeps each clicked item's latest event time, and only the newest `cap` items. */
+/**
+ * Keeps each clicked item's latest event time per user, and only each user's newest `cap`
+ * items. One call per batch: ARGV holds the key prefix, cap and TTL, then user, item and
+ * time for each click.
+ */
 const RECORD_CLICKS = `
-local cap, ttl = tonumber(ARGV[1]), ARGV[2]
-for i = 3, #ARGV, 2 do
-  local current = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if not current or tonumber(current) < tonumber(ARGV[i + 1]) then
-    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
+local prefix, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local touched = {}
+for i = 4, #ARGV, 3 do
+  local key = prefix .. ARGV[i]
+  local current = redis.call('ZSCORE', key, ARGV[i + 1])
+  if not current or tonumber(current) < tonumber(ARGV[i + 2]) then
+    redis.call('ZADD', key, ARGV[i + 2], ARGV[i + 1])
   end
+  touched[key] = true
 end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(cap + 1))
-redis.call('PEXPIRE', KEYS[1], ttl)
+for key in pairs(touched) do
+  redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
+  redis.call('PEXPIRE', key, ttl)
+end
 return 1`;
+
+/** Clicks recorded per script call. */
+const CLICKS_PER_CALL = 5000;
 
 type Script = (...args: Array<string | number>) => Promise<number>;
 
@@ -57,7 +69,7 @@ export class RedisExposureStore implements ExposureStore {
     this.prefix = prefix;
     this.options = options;
     client.defineCommand('freshetRecordShown', { numberOfKeys: 2, lua: RECORD_SHOWN });
-    client.defineCommand('freshetRecordClicks', { numberOfKeys: 1, lua: RECORD_CLICKS });
+    client.defineCommand('freshetRecordClicks', { numberOfKeys: 0, lua: RECORD_CLICKS });
   }
 
   async recordShown(userId: string, itemIds: readonly string[], now: number): Promise<void> {
@@ -73,19 +85,14 @@ export class RedisExposureStore implements ExposureStore {
   }
 
   async recordClicks(clicks: readonly ClickSeen[]): Promise<void> {
-    const byUser = new Map<string, Array<string | number>>();
-    for (const { userId, itemId, ts } of clicks) {
-      const args = byUser.get(userId) ?? [];
-      args.push(itemId, ts);
-      byUser.set(userId, args);
-    }
     const { maxRecentClicks, ttlMs } = this.options;
     const run = this.script('freshetRecordClicks');
-    await Promise.all(
-      [...byUser].map(([userId, args]) =>
-        run(`${this.prefix}rc:${userId}`, maxRecentClicks, ttlMs, ...args),
-      ),
-    );
+    // Bounded calls: a script holds Redis for its whole run.
+    for (let from = 0; from < clicks.length; from += CLICKS_PER_CALL) {
+      const args: Array<string | number> = [`${this.prefix}rc:`, maxRecentClicks, ttlMs];
+      for (const { userId, itemId, ts } of clicks.slice(from, from + CLICKS_PER_CALL)) args.push(userId, itemId, ts);
+      await run(...args);
+    }
   }
 
   async recentClicks(userId: string, limit: number): Promise<string[]> {
