@@ -1,5 +1,6 @@
 import type { InteractionEvent } from '../events/schema.ts';
 import { decayFactor, decayRate } from './decay.ts';
+import type { ItemRates } from './item-merge.ts';
 import { NegativeSampler } from './negatives.ts';
 import type { ModelParams } from './params.ts';
 import { hash32, seededRandom } from './random.ts';
@@ -32,14 +33,24 @@ export interface StateSnapshot {
 
 /** Everything a batch changes; written by the state store in one transaction. */
 export interface BatchEffects {
+  /** Users of the batch, whole: a user's partition has one owner, so its records are replaced. */
   users: Map<string, UserRecord>;
+  /** Items the batch changed, as it computed them. */
   items: Map<string, ItemRecord>;
+  /**
+   * The record each changed item started from: `stored` when it was read from the state store,
+   * otherwise the item's start record (src/model/online-mf.ts newItem). Stores merge the change
+   * from base to result into what they hold (src/model/item-merge.ts), so batches of other
+   * partitions or processes that touched the same item concurrently lose nothing. An item
+   * without a base replaces the stored record.
+   */
+  itemBases: Map<string, { record: ItemRecord; stored: boolean }>;
+  /** Decay rates that merging and trending scores age item records with. */
+  rates: ItemRates;
   /** Exact all-time counts to add, per item. */
   counts: Map<string, { views: number; clicks: number }>;
   /** Items each user clicked in this batch. */
   clicked: Map<string, Set<string>>;
-  /** New trending score per touched item: ln(decayed clicks) + rate * ts, comparable across items. */
-  trending: Map<string, number>;
   /** Latest event time in the batch (ms). */
   clock: number;
 }
@@ -125,9 +136,10 @@ export class OnlineModel {
     const effects: BatchEffects = {
       users: new Map(),
       items: new Map(),
+      itemBases: new Map(),
+      rates: { item: this.itemRate, trending: this.trendingRate },
       counts: new Map(),
       clicked: new Map(),
-      trending: new Map(),
       clock: 0,
     };
 
@@ -152,10 +164,6 @@ export class OnlineModel {
         pointStep(this.params, user, item, 0, weight);
       }
     });
-
-    for (const [id, item] of effects.items) {
-      if (item.clicks > 0) effects.trending.set(id, Math.log(item.clicks) + this.trendingRate * item.ts);
-    }
     return effects;
   }
 
@@ -217,8 +225,10 @@ export class OnlineModel {
     let item = effects.items.get(id);
     if (item === undefined) {
       const stored = snapshot.items.get(id);
-      item = stored === undefined ? this.newItem(id, ts) : { ...stored, vec: Float32Array.from(stored.vec) };
+      const base = stored ?? this.newItem(id, ts);
+      item = { ...base, vec: Float32Array.from(base.vec) };
       effects.items.set(id, item);
+      effects.itemBases.set(id, { record: base, stored: stored !== undefined });
     }
     if (ts > item.ts) {
       item.bias *= decayFactor(this.itemRate, item.ts, ts);

@@ -1,3 +1,4 @@
+import type { ItemDelta } from './item-merge.ts';
 import { hash32, seededRandom } from './random.ts';
 
 /** A user's factor vector and the event time it was last updated at. */
@@ -30,11 +31,40 @@ export function initialVector(id: string, dimensions: number, scale: number, see
   return vec;
 }
 
-function encode(header: number[], vec: Float32Array): Buffer {
-  const buf = Buffer.allocUnsafe(header.length * 8 + vec.length * 4);
-  header.forEach((value, index) => buf.writeDoubleLE(value, index * 8));
-  Buffer.from(vec.buffer, vec.byteOffset, vec.byteLength).copy(buf, header.length * 8);
-  return buf;
+/** Bytes of a stored user record: ts and count as doubles, then the float32 vector. */
+export function userBytes(dimensions: number): number {
+  return USER_HEADER * 8 + dimensions * 4;
+}
+
+/** Bytes of a stored item record: ts, bias, views and clicks as doubles, then the float32 vector. */
+export function itemBytes(dimensions: number): number {
+  return ITEM_HEADER * 8 + dimensions * 4;
+}
+
+/** Bytes of an item delta: ts, bias, views and clicks, then the vector, all doubles. */
+export function itemDeltaBytes(dimensions: number): number {
+  return (ITEM_HEADER + dimensions) * 8;
+}
+
+function write(buf: Buffer, offset: number, header: number[], vec: Float32Array | Float64Array): number {
+  let at = offset;
+  for (const value of header) at = buf.writeDoubleLE(value, at);
+  return at + Buffer.from(vec.buffer, vec.byteOffset, vec.byteLength).copy(buf, at);
+}
+
+/** Writes a user record at `offset` (userBytes long); the offset after it. */
+export function writeUser(buf: Buffer, offset: number, record: UserRecord): number {
+  return write(buf, offset, [record.ts, record.count], record.vec);
+}
+
+/** Writes an item record at `offset` (itemBytes long); the offset after it. */
+export function writeItem(buf: Buffer, offset: number, record: ItemRecord): number {
+  return write(buf, offset, [record.ts, record.bias, record.views, record.clicks], record.vec);
+}
+
+/** Writes an item delta at `offset` (itemDeltaBytes long), as the Redis commit script reads it. */
+export function writeItemDelta(buf: Buffer, offset: number, delta: ItemDelta): number {
+  return write(buf, offset, [delta.ts, delta.bias, delta.views, delta.clicks], delta.vec);
 }
 
 function decode(buf: Buffer, headerLength: number, dimensions: number): number[] | undefined {
@@ -50,7 +80,9 @@ function vectorOf(buf: Buffer, headerLength: number, dimensions: number): Float3
 }
 
 export function encodeUser(record: UserRecord): Buffer {
-  return encode([record.ts, record.count], record.vec);
+  const buf = Buffer.allocUnsafe(userBytes(record.vec.length));
+  writeUser(buf, 0, record);
+  return buf;
 }
 
 /** Decodes a stored user record; a record of another dimension is treated as absent. */
@@ -61,7 +93,9 @@ export function decodeUser(buf: Buffer, dimensions: number): UserRecord | undefi
 }
 
 export function encodeItem(record: ItemRecord): Buffer {
-  return encode([record.ts, record.bias, record.views, record.clicks], record.vec);
+  const buf = Buffer.allocUnsafe(itemBytes(record.vec.length));
+  writeItem(buf, 0, record);
+  return buf;
 }
 
 export function decodeItem(buf: Buffer, dimensions: number): ItemRecord | undefined {
@@ -70,3 +104,4 @@ export function decodeItem(buf: Buffer, dimensions: number): ItemRecord | undefi
   const [ts, bias, views, clicks] = header as [number, number, number, number];
   return { ts, bias, views, clicks, vec: vectorOf(buf, ITEM_HEADER, dimensions) };
 }
+

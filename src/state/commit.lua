@@ -31,52 +31,117 @@ local function chunked(command, key, args, option)
   end
 end
 
-local n = tonumber(ARGV[i]); i = i + 1
+-- Packed arguments (src/state/packed.ts): ids are a little-endian uint16 byte
+-- length followed by the bytes.
+local function ids(blob)
+  local out, pos = {}, 1
+  while pos <= #blob do
+    local len = struct.unpack('<H', blob, pos)
+    out[#out + 1] = string.sub(blob, pos + 2, pos + 1 + len)
+    pos = pos + 2 + len
+  end
+  return out
+end
+
+local userIds, userData = ids(ARGV[i]), ARGV[i + 1]
+i = i + 2
+local dims = tonumber(ARGV[i + 2])
+local USER_BYTES = 16 + 4 * dims
 local users = {}
-for _ = 1, n do
-  users[#users + 1] = p .. 'u:' .. ARGV[i]
-  users[#users + 1] = ARGV[i + 1]
-  i = i + 2
+for k, id in ipairs(userIds) do
+  users[#users + 1] = p .. 'u:' .. id
+  users[#users + 1] = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES)
 end
 chunked('MSET', nil, users)
 
-n = tonumber(ARGV[i]); i = i + 1
-if n > 0 then
+-- Items: 'r' replaces the record; 'm' merges a delta ('c': one the batch clicked)
+-- (src/model/item-merge.ts): the stored record and the delta are aged to the later
+-- of their times and added, so batches of several partitions or processes that
+-- touched one item all count. A merge into an absent item (or one stored with
+-- other dimensions) writes the record that came with it ('+': the batch created
+-- the item), or, when the batch read the item and it expired since, the delta alone.
+local itemRate, trendRate = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+local itemIds, modes, itemData = ids(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
+i = i + 6
+local RECORD = '<dddd' .. string.rep('f', dims)
+local DELTA = '<' .. string.rep('d', 4 + dims)
+local ITEM_BYTES, DELTA_BYTES = 32 + 4 * dims, 32 + 8 * dims
+local function aged(rate, value, from, to)
+  if to > from then return value * math.exp(-rate * (to - from)) end
+  return value
+end
+local function merged(stored, data, at)
+  local s = { struct.unpack(RECORD, stored) }
+  local d = { struct.unpack(DELTA, data, at) }
+  local ts = math.max(s[1], d[1])
+  s[2] = aged(itemRate, s[2], s[1], ts) + aged(itemRate, d[2], d[1], ts)
+  s[3] = aged(trendRate, s[3], s[1], ts) + aged(trendRate, d[3], d[1], ts)
+  s[4] = aged(trendRate, s[4], s[1], ts) + aged(trendRate, d[4], d[1], ts)
+  s[1] = ts
+  for f = 5, 4 + dims do s[f] = s[f] + d[f] end
+  return struct.pack(RECORD, unpack(s, 1, 4 + dims))
+end
+
+local scores = {}
+if #itemIds > 0 then
   local seq = redis.call('INCR', p .. 'seq')
   local records, sequence = {}, {}
-  for _ = 1, n do
-    records[#records + 1] = p .. 'i:' .. ARGV[i]
-    records[#records + 1] = ARGV[i + 1]
+  local at = 1
+  for k, id in ipairs(itemIds) do
+    local mode, created = string.sub(modes, 2 * k - 1, 2 * k - 1), string.sub(modes, 2 * k, 2 * k) == '+'
+    local key = p .. 'i:' .. id
+    local record
+    if mode == 'r' then
+      record = string.sub(itemData, at, at + ITEM_BYTES - 1)
+      at = at + ITEM_BYTES
+    else
+      local delta = at
+      at = at + DELTA_BYTES
+      local stored = redis.call('GET', key)
+      if stored and #stored == ITEM_BYTES then
+        record = merged(stored, itemData, delta)
+      elseif created then
+        record = string.sub(itemData, at, at + ITEM_BYTES - 1)
+      else
+        local d = { struct.unpack(DELTA, itemData, delta) }
+        record = struct.pack(RECORD, unpack(d, 1, 4 + dims))
+      end
+      if created then at = at + ITEM_BYTES end
+    end
+    records[#records + 1] = key
+    records[#records + 1] = record
     sequence[#sequence + 1] = seq
-    sequence[#sequence + 1] = ARGV[i]
-    i = i + 2
+    sequence[#sequence + 1] = id
+    -- Decay alone leaves ln(clicks) + rate * ts unchanged: only clicked items ('c') move.
+    if mode ~= 'm' then
+      local ts, _, _, clicks = struct.unpack('<dddd', record)
+      if clicks > 0 then
+        scores[#scores + 1] = string.format('%.17g', math.log(clicks) + trendRate * ts)
+        scores[#scores + 1] = id
+      end
+    end
   end
   chunked('MSET', nil, records)
   chunked('ZADD', p .. 'iseq', sequence)
 end
 
-n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  local key = p .. 'ic:' .. ARGV[i]
-  if ARGV[i + 1] ~= '0' then redis.call('HINCRBY', key, 'views', ARGV[i + 1]) end
-  if ARGV[i + 2] ~= '0' then redis.call('HINCRBY', key, 'clicks', ARGV[i + 2]) end
-  i = i + 3
+local countIds, counts = ids(ARGV[i]), ARGV[i + 1]
+i = i + 2
+for k, id in ipairs(countIds) do
+  local views, clicks = struct.unpack('<I4I4', counts, (k - 1) * 8 + 1)
+  local key = p .. 'ic:' .. id
+  if views ~= 0 then redis.call('HINCRBY', key, 'views', views) end
+  if clicks ~= 0 then redis.call('HINCRBY', key, 'clicks', clicks) end
 end
 
-n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  redis.call('SADD', p .. 'clk:' .. ARGV[i], ARGV[i + 1]); i = i + 2
+local clickUsers, clickItems = ids(ARGV[i]), ids(ARGV[i + 1])
+i = i + 2
+for k, user in ipairs(clickUsers) do
+  redis.call('SADD', p .. 'clk:' .. user, clickItems[k])
 end
 
-n = tonumber(ARGV[i]); i = i + 1
-local scores = {}
-for _ = 1, n do
-  scores[#scores + 1] = ARGV[i + 1]
-  scores[#scores + 1] = ARGV[i]
-  i = i + 2
-end
 chunked('ZADD', p .. 'trend', scores)
-if n > 0 and redis.call('ZCARD', p .. 'trend') > trendingCap then
+if #scores > 0 and redis.call('ZCARD', p .. 'trend') > trendingCap then
   redis.call('ZREMRANGEBYRANK', p .. 'trend', 0, -(trendingCap + 1))
 end
 
@@ -85,7 +150,7 @@ if ARGV[i] ~= '' then
 end
 i = i + 2
 
-n = tonumber(ARGV[i]); i = i + 1
+local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   redis.call('SET', p .. 'meta:' .. ARGV[i], ARGV[i + 1])
   redis.call('ZADD', p .. 'pub', ARGV[i + 2], ARGV[i]); i = i + 3

@@ -1,5 +1,6 @@
 import type { ContentEvent } from '../events/schema.ts';
 import type { StateSnapshot } from '../model/online-mf.ts';
+import { itemDelta, mergeItem, trendingScore } from '../model/item-merge.ts';
 import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
 import { MemoryPushLedger } from '../push/ledger.ts';
@@ -65,8 +66,17 @@ export class MemoryStateStore implements StateStore {
       for (const [id, r] of effects.users) this.users.set(id, copyUser(r));
       if (effects.items.size > 0) this.seq++;
       for (const [id, r] of effects.items) {
-        this.items.set(id, copyItem(r));
+        const base = effects.itemBases.get(id);
+        const stored = this.items.get(id);
+        const merged = base === undefined || stored === undefined
+          ? copyItem(r)
+          : mergeItem(stored, itemDelta(base.record, r, effects.rates), effects.rates);
+        this.items.set(id, merged);
         this.itemSeq.set(id, this.seq);
+        // Decay alone leaves the score unchanged: only items clicked in the batch move.
+        const clicked = base === undefined || (effects.counts.get(id)?.clicks ?? 0) > 0;
+        const score = clicked ? trendingScore(merged, effects.rates.trending) : undefined;
+        if (score !== undefined) this.trend.set(id, score);
       }
       for (const [id, delta] of effects.counts) {
         const c = this.counts.get(id) ?? { views: 0, clicks: 0 };
@@ -77,7 +87,6 @@ export class MemoryStateStore implements StateStore {
         for (const item of items) set.add(item);
         this.clicked.set(user, set);
       }
-      for (const [id, score] of effects.trending) this.trend.set(id, score);
       if (this.trend.size > TRENDING_CAP * 1.1) this.trimTrending();
     }
     if (batch.analytics !== undefined) this.outbox.set(batch.analytics.batchId, batch.analytics);

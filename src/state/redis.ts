@@ -2,18 +2,24 @@ import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ContentEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
-import type { StateSnapshot } from '../model/online-mf.ts';
+import type { BatchEffects, StateSnapshot } from '../model/online-mf.ts';
+import { itemDelta } from '../model/item-merge.ts';
 import {
   decodeItem,
   decodeUser,
-  encodeItem,
-  encodeUser,
+  itemBytes,
+  itemDeltaBytes,
+  userBytes,
+  writeItem,
+  writeItemDelta,
+  writeUser,
   type ItemRecord,
   type UserRecord,
 } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
 import { decodeOutbox, encodeOutbox } from '../push/activity.ts';
 import { tallyArgs } from '../push/tally.ts';
+import { Packer } from './packed.ts';
 import {
   TRENDING_CAP,
   type AnalyticsBatch,
@@ -106,18 +112,7 @@ export class RedisStateStore implements StateStore {
       batch.effects?.clock ?? 0,
       TRENDING_CAP,
     ];
-    const effects = batch.effects;
-    args.push(effects?.users.size ?? 0);
-    for (const [id, r] of effects?.users ?? []) args.push(id, encodeUser(r));
-    args.push(effects?.items.size ?? 0);
-    for (const [id, r] of effects?.items ?? []) args.push(id, encodeItem(r));
-    args.push(effects?.counts.size ?? 0);
-    for (const [id, c] of effects?.counts ?? []) args.push(id, c.views, c.clicks);
-    const clicks: string[] = [];
-    for (const [user, items] of effects?.clicked ?? []) for (const item of items) clicks.push(user, item);
-    args.push(clicks.length / 2, ...clicks);
-    args.push(effects?.trending.size ?? 0);
-    for (const [id, score] of effects?.trending ?? []) args.push(id, String(score));
+    args.push(...this.packEffects(batch.effects));
     if (batch.analytics === undefined) args.push('', '');
     else args.push(batch.analytics.batchId, encodeOutbox(batch.analytics));
     const contents = batch.contents ?? [];
@@ -127,6 +122,63 @@ export class RedisStateStore implements StateStore {
 
     const run = (this.client as unknown as { freshetCommit: CommitCommand }).freshetCommit;
     return (await run.apply(this.client, args)) === 1;
+  }
+
+  /**
+   * Users, items, counters and clicks of a batch as a few packed arguments (src/state/packed.ts):
+   * user ids and records; decay rates, dimensions, item ids, modes and item data; counted item
+   * ids and view/click counts; clicking user ids and clicked item ids. Each item has two mode
+   * characters: 'r' (a record that replaces), 'm' (a delta to merge) or 'c' (a delta to merge,
+   * clicked in the batch); then '+' when the batch created the item, whose delta is followed by
+   * its whole record (written if the item is still absent), else '-'.
+   */
+  private packEffects(effects: BatchEffects | undefined): Array<string | Buffer | number> {
+    const dims = this.dimensions;
+    const userIds = new Packer();
+    const users = new Packer();
+    for (const [id, r] of effects?.users ?? []) {
+      userIds.id(id);
+      users.put(userBytes(dims), (buf, at) => writeUser(buf, at, r));
+    }
+    const rates = effects?.rates ?? { item: 0, trending: 0 };
+    const itemIds = new Packer();
+    const items = new Packer(256 * 1024);
+    let modes = '';
+    for (const [id, r] of effects?.items ?? []) {
+      itemIds.id(id);
+      const base = effects?.itemBases.get(id);
+      if (base === undefined) {
+        modes += 'r-';
+        items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
+        continue;
+      }
+      modes += (effects?.counts.get(id)?.clicks ?? 0) > 0 ? 'c' : 'm';
+      const delta = itemDelta(base.record, r, rates);
+      items.put(itemDeltaBytes(dims), (buf, at) => writeItemDelta(buf, at, delta));
+      modes += base.stored ? '-' : '+';
+      if (!base.stored) items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
+    }
+    const countIds = new Packer();
+    const counts = new Packer();
+    for (const [id, c] of effects?.counts ?? []) {
+      countIds.id(id);
+      counts.uint32(c.views);
+      counts.uint32(c.clicks);
+    }
+    const clickUsers = new Packer();
+    const clickItems = new Packer();
+    for (const [user, clicked] of effects?.clicked ?? []) {
+      for (const item of clicked) {
+        clickUsers.id(user);
+        clickItems.id(item);
+      }
+    }
+    return [
+      userIds.toBuffer(), users.toBuffer(),
+      String(rates.item), String(rates.trending), dims, itemIds.toBuffer(), modes, items.toBuffer(),
+      countIds.toBuffer(), counts.toBuffer(),
+      clickUsers.toBuffer(), clickItems.toBuffer(),
+    ];
   }
 
   async getUser(userId: string): Promise<UserRecord | undefined> {

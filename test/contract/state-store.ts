@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchEffects } from '../../src/model/online-mf.ts';
 import type { ItemRecord, UserRecord } from '../../src/model/records.ts';
-import type { StateStore } from '../../src/state/store.ts';
+import { TRENDING_CAP, type StateStore } from '../../src/state/store.ts';
 
 const DIMENSIONS = 4;
 
@@ -19,7 +19,8 @@ function effects(partial: Partial<BatchEffects>): BatchEffects {
     items: new Map(),
     counts: new Map(),
     clicked: new Map(),
-    trending: new Map(),
+    itemBases: new Map(),
+    rates: { item: 0, trending: 0 },
     clock: 0,
     ...partial,
   };
@@ -57,7 +58,6 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
           items: new Map([['i1', item(1000, 0.5, 3)], ['i2', item(900, -0.5, 1)]]),
           counts: new Map([['i1', { views: 5, clicks: 3 }]]),
           clicked: new Map([['u1', new Set(['i1'])]]),
-          trending: new Map([['i1', 12.5], ['i2', 11]]),
           clock: 1000,
         }),
         analytics: { batchId: 't/0/0-9', rows: [{ minute: 60, itemId: 'i1', views: 5, clicks: 3 }] },
@@ -165,6 +165,104 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect((await store.freshContent(0, 2)).map((c) => c.itemId)).toEqual(['f2', 'f3']);
       expect(await store.freshContent(8000, 10)).toEqual([]);
       expect(await store.freshContent(0, 0)).toEqual([]);
+    });
+
+    it('merges concurrent changes of one item from two partitions, with decay and trending', async () => {
+      const rates = { item: Math.LN2 / 1000, trending: Math.LN2 / 500 };
+      const base: ItemRecord = { ts: 1000, bias: 0.8, views: 4, clicks: 2, vec: Float32Array.from([0.5, -0.25, 0.125, 1]) };
+      const seed = await store.commit({
+        partition: 'g/m/0',
+        expectedOffset: null,
+        nextOffset: '1',
+        effects: effects({ items: new Map([['m1', base]]), clock: 1000 }),
+        analytics: undefined,
+      });
+      expect(seed).toBe(true);
+      // Both batches read the same stored record; the second lands after the first.
+      const first: ItemRecord = { ts: 2000, bias: 0.4 + 0.1, views: 1 + 1, clicks: 0.5 + 1, vec: Float32Array.from([1, 0, 0, 1]) };
+      const second: ItemRecord = { ts: 1500, bias: 0.8 * Math.SQRT1_2 - 0.2, views: 4 * 0.5, clicks: 2 * 0.5, vec: Float32Array.from([0.5, -0.25, 0.625, 1]) };
+      for (const [index, result] of [first, second].entries()) {
+        const ok = await store.commit({
+          partition: `g/m/${index + 1}`,
+          expectedOffset: null,
+          nextOffset: '1',
+          effects: effects({
+            items: new Map([['m1', result]]),
+            itemBases: new Map([['m1', { record: base, stored: true }]]),
+            counts: new Map(index === 0 ? [['m1', { views: 1, clicks: 1 }]] : []),
+            rates,
+            clock: result.ts,
+          }),
+          analytics: undefined,
+        });
+        expect(ok).toBe(true);
+      }
+      const merged = await store.getItem('m1');
+      // At ts 2000: the first batch's record, plus the second's -0.2 bias aged 500 ms (one
+      // half-life), its counters unchanged from the base, and its vector change of +0.5.
+      expect(merged?.ts).toBe(2000);
+      expect(merged?.bias).toBeCloseTo(0.5 - 0.2 * Math.SQRT1_2, 9);
+      expect(merged?.views).toBeCloseTo(2, 9);
+      expect(merged?.clicks).toBeCloseTo(1.5, 9);
+      expect([...(merged?.vec ?? [])]).toEqual([1, 0, 0.5, 1]);
+      // Only the clicked batch moved the score; aging alone leaves ln(clicks) + rate * ts as it is.
+      const trend = (await store.trending(TRENDING_CAP)).find((s) => s.id === 'm1');
+      expect(trend?.score).toBeCloseTo(Math.log(1.5) + rates.trending * 2000, 9);
+    });
+
+    it('merges an item two batches created at once; a base-less change replaces', async () => {
+      const rates = { item: 0, trending: 0 };
+      const start: ItemRecord = { ts: 10, bias: 0, views: 0, clicks: 0, vec: Float32Array.from([0.25, 0.25, 0.25, 0.25]) };
+      const step = (bias: number, f: number): ItemRecord => {
+        const vec = Float32Array.from(start.vec);
+        vec[f] = 1;
+        return { ts: 10, bias, views: 1, clicks: 1, vec };
+      };
+      for (const [index, result] of [step(0.25, 0), step(0.5, 1)].entries()) {
+        await store.commit({
+          partition: `g/n/${index}`,
+          expectedOffset: null,
+          nextOffset: '1',
+          effects: effects({
+            items: new Map([['n1', result]]),
+            itemBases: new Map([['n1', { record: start, stored: false }]]),
+            rates,
+            clock: 10,
+          }),
+          analytics: undefined,
+        });
+      }
+      expect(await store.getItem('n1')).toEqual({ ts: 10, bias: 0.75, views: 2, clicks: 2, vec: Float32Array.from([1, 1, 0.25, 0.25]) });
+      await store.commit({
+        partition: 'g/n/2',
+        expectedOffset: null,
+        nextOffset: '1',
+        effects: effects({ items: new Map([['n1', start]]), clock: 10 }),
+        analytics: undefined,
+      });
+      expect(await store.getItem('n1')).toEqual(start);
+    });
+
+    it('keeps ids of any characters apart, multi-byte ones included', async () => {
+      const [u, i] = ['사용자 ü\u0000 1', 'é:i\n'.repeat(64)];
+      const ok = await store.commit({
+        partition: 'g/utf/0',
+        expectedOffset: null,
+        nextOffset: '1',
+        effects: effects({
+          users: new Map([[u, user(3000, [4, 3, 2, 1])]]),
+          items: new Map([[i, item(3000, 0.25, 1)]]),
+          counts: new Map([[i, { views: 70_000, clicks: 1 }]]),
+          clicked: new Map([[u, new Set([i])]]),
+          clock: 3000,
+        }),
+        analytics: undefined,
+      });
+      expect(ok).toBe(true);
+      expect([...((await store.getUser(u))?.vec ?? [])]).toEqual([4, 3, 2, 1]);
+      expect(await store.getItem(i)).toMatchObject({ ts: 3000, bias: 0.25, clicks: 1 });
+      expect(await store.getItemCounts(i)).toEqual({ views: 70_000, clicks: 1 });
+      expect(await store.getClicked(u)).toEqual([i]);
     });
 
     it('keeps analytics batches until acknowledged', async () => {

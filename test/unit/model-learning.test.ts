@@ -6,6 +6,7 @@ import { FreshetError } from '../../src/errors.ts';
 import type { InteractionEvent } from '../../src/events/schema.ts';
 import { NegativeSampler } from '../../src/model/negatives.ts';
 import { HISTORY_SOURCE, OnlineModel, type StateSnapshot } from '../../src/model/online-mf.ts';
+import { trendingScore } from '../../src/model/item-merge.ts';
 import { DEFAULT_MODEL_PARAMS, type ModelParams } from '../../src/model/params.ts';
 import { seededRandom } from '../../src/model/random.ts';
 import { Scorer, type ItemMatrix } from '../../src/model/scoring.ts';
@@ -79,7 +80,7 @@ describe('history clicks', () => {
       { type: 'click', userId: 'u', itemId: 'old', ts: 5, source: HISTORY_SOURCE },
     ]);
     expect(effects.counts.size).toBe(0);
-    expect(effects.trending.has('old')).toBe(false);
+    expect(trendingScore(effects.items.get('old')!, model.trendingRate)).toBeUndefined();
     expect(effects.clock).toBe(0);
     expect([...(effects.clicked.get('u') ?? [])]).toEqual(['old']);
     expect(effects.users.get('u')?.count).toBe(1);

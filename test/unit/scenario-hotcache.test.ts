@@ -106,11 +106,11 @@ class CountingStore extends MemoryStateStore {
   }
 }
 
-const record = (ts: number): ItemRecord => ({
+const record = (ts: number, clicks = 1): ItemRecord => ({
   ts,
   bias: 0,
   views: 2,
-  clicks: 1,
+  clicks,
   vec: Float32Array.from([1, 0]),
 });
 
@@ -120,15 +120,13 @@ describe('cached state store', () => {
     const effects = {
       users: new Map(),
       items: new Map([
-        ['hot', record(5)],
-        ['cold', record(6)],
+        ['hot', record(5, Math.E ** 2)],
+        ['cold', record(6, Math.E)],
       ]),
+      itemBases: new Map(),
+      rates: { item: 0, trending: 0 },
       counts: new Map(),
       clicked: new Map(),
-      trending: new Map([
-        ['hot', 2],
-        ['cold', 1],
-      ]),
       clock: 6,
     };
     await inner.commit({

@@ -1,0 +1,46 @@
+/**
+ * Many values in one command argument. A batch writes thousands of records;
+ * sent as one argument each, the client spends more time framing arguments
+ * than the server spends storing them. The Redis commit script reads these
+ * back with struct.unpack (src/state/commit.lua).
+ */
+export class Packer {
+  private buf: Buffer;
+  private length = 0;
+
+  constructor(initialBytes = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** An id: its UTF-8 length in bytes as a little-endian uint16, then the bytes. */
+  id(id: string): void {
+    const bytes = Buffer.byteLength(id);
+    if (bytes > 0xffff) throw new RangeError(`id of ${bytes} bytes is too long to pack`);
+    this.reserve(2 + bytes);
+    this.length = this.buf.writeUInt16LE(bytes, this.length);
+    this.length += this.buf.write(id, this.length);
+  }
+
+  /** A little-endian uint32. */
+  uint32(value: number): void {
+    this.reserve(4);
+    this.length = this.buf.writeUInt32LE(value, this.length);
+  }
+
+  /** `bytes` bytes written by `fill` at the given offset (it returns the offset after them). */
+  put(bytes: number, fill: (buf: Buffer, offset: number) => number): void {
+    this.reserve(bytes);
+    this.length = fill(this.buf, this.length);
+  }
+
+  toBuffer(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.length + bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + bytes));
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
+}
