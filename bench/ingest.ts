@@ -99,8 +99,12 @@ export async function benchIngest(
     CLICKHOUSE_DATABASE: name,
     LOG_LEVEL: 'warn',
     MAX_EVENT_FUTURE_MS: String(365 * 86_400_000),
-    // Passed through for experiments: another model file, or a profiler (NODE_OPTIONS=--cpu-prof).
-    ...(process.env.FRESHET_PIPELINES_DIR ? { FRESHET_PIPELINES_DIR: process.env.FRESHET_PIPELINES_DIR } : {}),
+    // Passed through for experiments: another model file, batch settings, or a profiler
+    // (BENCH_ENGINE_NODE_OPTIONS=--cpu-prof becomes the engine's NODE_OPTIONS).
+    ...Object.fromEntries(
+      ['FRESHET_PIPELINES_DIR', 'BATCH_MAX_EVENTS', 'BATCH_CONCURRENCY', 'KAFKA_MAX_BYTES_PER_PARTITION']
+        .flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])),
+    ),
     ...(process.env.BENCH_ENGINE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_ENGINE_NODE_OPTIONS } : {}),
   };
   const engines: EngineProcess[] = [];

@@ -108,9 +108,10 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     flushMs: config.analytics.flushMs,
     indexMaxStalenessMs: config.indexMaxStalenessMs,
   });
-  // The quality sample has its own copy of the index, so it never changes what the API serves.
+  // The quality sample ranks with the serving index (one copy of the catalogue in memory) and
+  // its own answer cache, reading the store directly: what the API would serve, uncached.
   const quality = new PrequentialSampler({
-    recommender: new Recommender(store, new ItemIndex(store, params.dimensions), params, 1000),
+    recommender: new Recommender(store, index, params, 1000),
     isPositive: (e) => model.isPositive(e),
     metrics,
   });
@@ -130,15 +131,18 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     contentsTopic: config.kafka?.contentsTopic,
     beforeChunk: flusher ? () => flusher.waitForRoom() : undefined,
     beforeApply: (events) => quality.observe(events),
-    afterCommit: (events) => scenarios.feedback.committed(events),
+    afterCommit: (events) => {
+      index.markStale();
+      return scenarios.feedback.committed(events);
+    },
   });
 
   let embedded: EmbeddedSource | undefined;
   let intake: EventIntake;
   if (config.kafka) {
     const k = config.kafka;
-    const maxEvents = config.batch.maxEvents;
-    kafka = new KafkaIngest({ ...k, maxEvents, processor, logger, metrics });
+    const { maxEvents, concurrency } = config.batch;
+    kafka = new KafkaIngest({ ...k, maxEvents, concurrency, processor, logger, metrics });
     const producer = kafka;
     intake = { submit: (events) => producer.produce(events), full: () => false };
   } else {
@@ -185,7 +189,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await scenarios.start();
       await push.start();
       flusher?.start();
-      if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }));
+      if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }), config.batch.concurrency);
       if (kafka && config.kafka) {
         const k = config.kafka;
         await kafka.start([k.eventsTopic, k.deadLetterTopic, k.contentsTopic]);

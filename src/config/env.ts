@@ -25,6 +25,8 @@ export interface FreshetConfig {
     partitions: number;
     /** How long the group waits for a silent member before handing its partitions over, ms. KAFKA_SESSION_TIMEOUT_MS, default 30000. */
     sessionTimeoutMs: number;
+    /** Most bytes fetched from one partition per request. KAFKA_MAX_BYTES_PER_PARTITION, default 4194304. */
+    maxBytesPerPartition: number;
   } | undefined;
   /** REDIS_URL; unset means in-process state. */
   redisUrl: string | undefined;
@@ -37,10 +39,12 @@ export interface FreshetConfig {
     password: string;
   } | undefined;
   batch: {
-    /** Most events applied in one state transaction. BATCH_MAX_EVENTS, default 2000. */
+    /** Most events applied in one state transaction. BATCH_MAX_EVENTS, default 10000. */
     maxEvents: number;
     /** Longest an event waits for its batch to fill, ms. BATCH_MAX_MS, default 50. */
     maxMs: number;
+    /** Partitions whose batches are applied at once. BATCH_CONCURRENCY, default 4. */
+    concurrency: number;
   };
   /** Events queued in process (embedded input) before POST /v1/events answers 503. MAX_PENDING_EVENTS, default 100000. */
   maxPendingEvents: number;
@@ -204,6 +208,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
             deadLetterTopic: text(env, 'KAFKA_DLQ_TOPIC', 'events.dlq'),
             partitions: integer(env, 'KAFKA_TOPIC_PARTITIONS', 4, 1, 10_000),
             sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
+            maxBytesPerPartition: integer(env, 'KAFKA_MAX_BYTES_PER_PARTITION', 4 * 2 ** 20, 1024, 2 ** 30),
           },
     redisUrl: url(env, 'REDIS_URL'),
     redisPrefix: text(env, 'REDIS_PREFIX', 'fr:'),
@@ -217,8 +222,9 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
             password: env.CLICKHOUSE_PASSWORD ?? '',
           },
     batch: {
-      maxEvents: integer(env, 'BATCH_MAX_EVENTS', 2000, 1, 100_000),
+      maxEvents: integer(env, 'BATCH_MAX_EVENTS', 10_000, 1, 100_000),
       maxMs: integer(env, 'BATCH_MAX_MS', 50, 1, 60_000),
+      concurrency: integer(env, 'BATCH_CONCURRENCY', 4, 1, 1000),
     },
     maxPendingEvents: integer(env, 'MAX_PENDING_EVENTS', 100_000, 1, 100_000_000),
     maxFutureMs: integer(env, 'MAX_EVENT_FUTURE_MS', 300_000, 0, 365 * 86_400_000),

@@ -7,6 +7,7 @@ import {
   concatMap,
   defer,
   filter,
+  mergeMap,
   retry,
   tap,
   timer,
@@ -32,15 +33,19 @@ const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
 /**
- * Applies work one chunk at a time, in arrival order. A failing chunk (a store
- * that is down) is retried with capped exponential backoff for as long as its
- * source still owns the partition; the source waits, so nothing queues behind
- * it without bound.
+ * Applies up to `concurrency` chunks at once, each as it arrives. Sources hand
+ * over one chunk per partition at a time and wait for its outcome, so chunks
+ * in flight together belong to different partitions: disjoint users, and item
+ * changes that the state store merges. A failing chunk (a store that is down)
+ * is retried with capped exponential backoff for as long as its source still
+ * owns the partition; the source waits, so nothing queues behind it without
+ * bound.
  */
 export function applyWork(
   work$: Observable<Work>,
   processor: BatchProcessor,
   logger: Logger,
+  concurrency = 1,
 ): { subscription: Subscription; drained: Promise<void> } {
   let drained!: () => void;
   const done = new Promise<void>((resolve) => {
@@ -48,7 +53,7 @@ export function applyWork(
   });
   const subscription = work$
     .pipe(
-      concatMap((work) =>
+      mergeMap((work) =>
         defer(() => processor.process(work.chunk)).pipe(
           retry({
             delay: (error, attempt) => {
@@ -64,7 +69,7 @@ export function applyWork(
             return EMPTY;
           }),
         ),
-      ),
+      concurrency),
     )
     .subscribe({
       complete: () => drained(),

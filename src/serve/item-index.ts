@@ -23,6 +23,8 @@ export class ItemIndex extends GrowableItemMatrix {
   version = 0;
   private seq = 0;
   private refreshedAt = -Infinity;
+  /** When this process last committed a change, ms. */
+  private staleSince = -Infinity;
   private inflight: Promise<void> | undefined;
   private readonly store: StateStore;
   private readonly now: () => number;
@@ -109,9 +111,17 @@ export class ItemIndex extends GrowableItemMatrix {
       });
   }
 
-  /** Refreshes unless the last refresh is younger than `maxAgeMs`. */
+  /**
+   * Notes that the store has changed (this process committed a batch): the next lookup
+   * refreshes whatever its staleness bound, so this process's own writes show at once.
+   */
+  markStale(): void {
+    this.staleSince = this.now();
+  }
+
+  /** Refreshes unless the last refresh is younger than `maxAgeMs` and began after the last known change. */
   async ensureFresh(maxAgeMs: number): Promise<void> {
-    const fresh = this.now() - this.refreshedAt <= maxAgeMs;
+    const fresh = this.now() - this.refreshedAt <= maxAgeMs && this.refreshedAt > this.staleSince;
     this.metrics?.indexLookups.inc({ result: fresh ? 'hit' : 'refresh' });
     if (fresh) return;
     await this.refresh();

@@ -20,8 +20,12 @@ export interface KafkaIngestOptions {
   partitions: number;
   /** Most messages handed to the pipeline as one chunk. */
   maxEvents: number;
+  /** Partitions whose chunks are in the pipeline at once (one chunk per partition). Default 1. */
+  concurrency?: number;
   /** How long the group waits for a silent member before reassigning its partitions, ms. */
   sessionTimeoutMs?: number;
+  /** Most bytes fetched from one partition per request (kafkajs default 1 MiB). */
+  maxBytesPerPartition?: number;
   processor: BatchProcessor;
   logger: Logger;
   /** Consumer lag per assigned partition is reported here. */
@@ -59,7 +63,8 @@ function kafkaLogCreator(logger: Logger) {
 
 /**
  * Consumes the events topic in a consumer group. Each fetched batch is cut into
- * chunks handed to the pipeline one at a time; the Kafka offset is committed
+ * chunks handed to the pipeline one at a time per partition (several partitions
+ * at once with `concurrency`); the Kafka offset is committed
  * only after the pipeline has stored the chunk's state and next offset. On
  * every (re)join the consumer seeks each assigned partition to the offset
  * stored with its state.
@@ -74,8 +79,8 @@ export class KafkaIngest implements DeadLetterSink {
   private subscriber: Subscriber<Work> | undefined;
   private running = false;
   private restartTimer: NodeJS.Timeout | undefined;
-  /** The chunk in the pipeline's hands, settled once its Kafka offset is committed. */
-  private current: Promise<unknown> = Promise.resolve();
+  /** Chunks in the pipeline's hands, each settled once its Kafka offset is committed. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(options: KafkaIngestOptions) {
     this.options = options;
@@ -94,6 +99,9 @@ export class KafkaIngest implements DeadLetterSink {
       heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
       // An idle fetch waits this long for data; a graceful stop waits for that fetch (default 5 s).
       maxWaitTimeInMs: 1_000,
+      ...(options.maxBytesPerPartition === undefined
+        ? {}
+        : { maxBytesPerPartition: options.maxBytesPerPartition, maxBytes: Math.max(10 * 2 ** 20, 4 * options.maxBytesPerPartition) }),
     });
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     this.work$ = new Observable<Work>((subscriber) => {
@@ -142,7 +150,7 @@ export class KafkaIngest implements DeadLetterSink {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: Math.max(1, this.options.concurrency ?? 1),
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const { topic, partition } = batch;
         const lag = (next: string) =>
@@ -171,8 +179,9 @@ export class KafkaIngest implements DeadLetterSink {
             });
           // stop() waits for this chunk and its Kafka commit before it stops kafkajs, which
           // skips any commit asked for once its consumer is stopping.
-          this.current = step;
-          if (!(await step)) return;
+          this.inFlight.add(step);
+          const handed = await step.finally(() => this.inFlight.delete(step));
+          if (!handed) return;
           await heartbeat();
         }
       },
@@ -229,7 +238,7 @@ export class KafkaIngest implements DeadLetterSink {
     if (!this.running) return;
     this.running = false;
     clearTimeout(this.restartTimer);
-    await this.current.catch(() => undefined);
+    await Promise.all([...this.inFlight].map((step) => step.catch(() => undefined)));
     await this.consumer.disconnect();
     await this.producer.disconnect();
   }

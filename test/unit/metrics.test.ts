@@ -124,5 +124,14 @@ describe('item index metrics', () => {
     expect(await value(metrics, 'freshet_index_lookups_total', { result: 'hit' })).toBe(2);
     expect(await value(metrics, 'freshet_index_lookups_total', { result: 'refresh' })).toBe(2);
     expect(await value(metrics, 'freshet_index_items')).toBe(0);
+    // A commit by this process makes the next lookup refresh, inside the staleness bound too.
+    await index.ensureFresh(100);
+    now = 520;
+    index.markStale();
+    now = 530;
+    await index.ensureFresh(100);
+    await index.ensureFresh(100);
+    expect(await value(metrics, 'freshet_index_lookups_total', { result: 'refresh' })).toBe(3);
+    expect(await value(metrics, 'freshet_index_lookups_total', { result: 'hit' })).toBe(4);
   });
 });

@@ -6,6 +6,9 @@ import { DEFAULT_MODEL_PARAMS } from '../../src/model/params.ts';
 import { BatchProcessor } from '../../src/pipeline/processor.ts';
 import type { DeadLetter, SourceMessage } from '../../src/pipeline/types.ts';
 import { MemoryStateStore } from '../../src/state/memory.ts';
+import { Subject } from 'rxjs';
+import { applyWork, type Work } from '../../src/pipeline/stream.ts';
+import type { ChunkResult } from '../../src/pipeline/types.ts';
 
 const NOW = Date.UTC(2026, 0, 1);
 
@@ -155,5 +158,38 @@ describe('batch processor', () => {
     await processor.process({ topic: 'events', partition: 0, messages: [message(3, click('u2', 'i2'))] });
     await processor.process({ topic: 'contents', partition: 0, messages: [message(0, { itemId: 'n', publishedAt: 1 })] });
     expect(committed).toEqual([['u1>i1', 'u2>i2']]);
+  });
+
+  it('applies two partitions at once, and both batches count on an item they share', async () => {
+    const { store, processor } = setup();
+    // Slow reads: both batches read the shared item before either commits.
+    let reading = 0;
+    let mostAtOnce = 0;
+    const load = store.loadSnapshot.bind(store);
+    store.loadSnapshot = async (users, items) => {
+      mostAtOnce = Math.max(mostAtOnce, ++reading);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      reading--;
+      return load(users, items);
+    };
+    const work$ = new Subject<Work>();
+    const { drained } = applyWork(work$, processor, pino({ level: 'silent' }), 2);
+    const hand = (partition: number, userId: string) =>
+      new Promise<ChunkResult>((resolve, reject) =>
+        work$.next({
+          chunk: { topic: 'events', partition, messages: [message(0, click(userId, 'shared'))] },
+          done: resolve,
+          failed: reject,
+          stale: () => false,
+          heartbeat: async () => {},
+        }),
+      );
+    const results = await Promise.all([hand(0, 'a'), hand(1, 'b')]);
+    work$.complete();
+    await drained;
+    expect(mostAtOnce).toBe(2);
+    expect(results.map((r) => r.nextOffset)).toEqual(['1', '1']);
+    expect((await store.getItem('shared'))?.clicks).toBeCloseTo(2, 9);
+    expect(await store.getItemCounts('shared')).toEqual({ views: 0, clicks: 2 });
   });
 });
