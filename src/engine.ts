@@ -71,6 +71,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
         url: config.redisUrl,
         prefix: config.redisPrefix,
         dimensions: params.dimensions,
+        ttl: { userMs: config.userTtlMs, itemMs: config.itemTtlMs },
         logger: logger.child({ component: 'redis' }),
       })
     : new MemoryStateStore();
@@ -89,7 +90,8 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       })
     : undefined;
 
-  const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexClusterMinItems);
+  const itemTtlMs = store.kind === 'redis' ? config.itemTtlMs : 0;
+  const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexClusterMinItems, itemTtlMs);
   // In-process state needs no cache; Redis reads of hot keys are cached briefly and coalesced.
   const cacheTtlMs = store.kind === 'redis' ? config.serving.cacheTtlMs : 0;
   const reads = new CachedStateStore(store, { ttlMs: cacheTtlMs, maxEntries: config.serving.cacheMaxEntries });

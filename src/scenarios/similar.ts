@@ -46,7 +46,9 @@ export function similarToItems(
       dot += (query[f] as number) * x;
       norm += x * x;
     }
-    top.push(table.ids[row] as string, dot / (queryNorm * (Math.sqrt(norm) || 1)));
+    // A zero vector (an expired item) points nowhere: similar to nothing.
+    if (norm === 0) continue;
+    top.push(table.ids[row] as string, dot / (queryNorm * Math.sqrt(norm)));
   }
   return top.result();
 }

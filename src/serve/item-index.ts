@@ -38,6 +38,12 @@ export class ItemIndex extends GrowableItemMatrix {
   private clusteredSize = 0;
   private clusteredAt = 0;
   private fitting: Promise<void> | undefined;
+  /** Wall-clock time each row's item was last written to the store, ms. */
+  private writtenAt = new Float64Array(1024);
+  /** Items not written for this long have expired from the store and are retired here, ms; 0 never. */
+  private readonly itemTtlMs: number;
+  private retired = 0;
+  private sweptAt = -Infinity;
 
   constructor(
     store: StateStore,
@@ -45,12 +51,19 @@ export class ItemIndex extends GrowableItemMatrix {
     now: () => number = Date.now,
     metrics?: Pick<Metrics, 'indexLookups' | 'indexItems'>,
     clusterMinItems = Infinity,
+    itemTtlMs = 0,
   ) {
     super(dimensions);
     this.store = store;
     this.now = now;
     this.metrics = metrics;
     this.clusterMinItems = clusterMinItems;
+    this.itemTtlMs = itemTtlMs;
+  }
+
+  /** Items that can be served: every row but the retired ones. */
+  get live(): number {
+    return this.size - this.retired;
   }
 
   position(itemId: string): number | undefined {
@@ -137,19 +150,56 @@ export class ItemIndex extends GrowableItemMatrix {
   private async load(): Promise<void> {
     const started = this.now();
     const [changes, clock] = await Promise.all([this.store.itemsChangedSince(this.seq), this.store.clock()]);
-    for (const [id, record] of changes.items) this.upsert(id, record);
+    for (const [id, record, writtenAt] of changes.items) {
+      this.upsert(id, record);
+      const row = this.row(id) as number;
+      if (row >= this.writtenAt.length) {
+        const grown = new Float64Array(this.bias.length);
+        grown.set(this.writtenAt);
+        this.writtenAt = grown;
+      }
+      this.writtenAt[row] = writtenAt;
+    }
     this.seq = changes.seq;
+    this.retireExpired(started);
     if (clock > this.clock) {
       this.clock = clock;
       this.version++;
     }
     this.refreshedAt = started;
-    this.metrics?.indexItems.set(this.ids.length);
+    this.metrics?.indexItems.set(this.live);
     this.refitIfStale();
   }
 
+  /**
+   * Items whose store keys have expired (not written for the item TTL) stop being served: bias
+   * -Infinity ranks them below any real item, and a zero vector is similar to nothing. Checked
+   * at most every 10 s. Known gap: their rows are not reused, so the memory of a retired item
+   * comes back only when the process restarts.
+   */
+  private retireExpired(now: number): void {
+    if (this.itemTtlMs <= 0 || now - this.sweptAt < Math.min(10_000, this.itemTtlMs / 10)) return;
+    this.sweptAt = now;
+    const cutoff = now - this.itemTtlMs;
+    let changed = false;
+    for (let row = 0; row < this.size; row++) {
+      if ((this.writtenAt[row] as number) >= cutoff || this.bias[row] === -Infinity) continue;
+      this.bias[row] = -Infinity;
+      this.vectors.fill(0, row * this.dimensions, (row + 1) * this.dimensions);
+      this.retired++;
+      changed = true;
+    }
+    if (changed) {
+      this.agedStale = true;
+      this.version++;
+    }
+  }
+
   override upsert(id: string, record: ItemRecord): void {
-    const added = this.row(id) === undefined;
+    const existing = this.row(id);
+    const added = existing === undefined;
+    // A retired item written again is served again.
+    if (existing !== undefined && this.bias[existing] === -Infinity) this.retired--;
     super.upsert(id, record);
     this.agedStale = true;
     this.version++;

@@ -13,7 +13,9 @@ if clock > tonumber(redis.call('GET', p .. 'clock') or '0') then
   redis.call('SET', p .. 'clock', ARGV[5])
 end
 local trendingCap = tonumber(ARGV[6])
-local i = 7
+-- Keys of users and items not written for this long expire, ms; 0 keeps them.
+local userTtl, itemTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
+local i = 9
 
 -- Variadic commands in chunks: one call per 500 keys, not one per key (a batch
 -- writes thousands), and well under Lua's limit on unpacked arguments.
@@ -52,7 +54,16 @@ for k, id in ipairs(userIds) do
   users[#users + 1] = p .. 'u:' .. id
   users[#users + 1] = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES)
 end
-chunked('MSET', nil, users)
+-- Records in pairs key, value; each one's expiry restarts when it is written.
+local function store(kv, ttl)
+  if ttl <= 0 then return chunked('MSET', nil, kv) end
+  for k = 1, #kv, 2 do redis.call('SET', kv[k], kv[k + 1], 'PX', ttl) end
+end
+local function touch(key, ttl)
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+
+store(users, userTtl)
 
 -- Items: 'r' replaces the record; 'm' merges a delta ('c': one the batch clicked)
 -- (src/model/item-merge.ts): the stored record and the delta are aged to the later
@@ -84,7 +95,11 @@ end
 
 local scores = {}
 if #itemIds > 0 then
-  local seq = redis.call('INCR', p .. 'seq')
+  -- The change sequence is the write time in ms (kept increasing): index readers poll
+  -- changes after a sequence, and it also tells when an item was last written.
+  local now = redis.call('TIME')
+  local seq = math.max(tonumber(redis.call('GET', p .. 'seq') or '0') + 1, now[1] * 1000 + math.floor(now[2] / 1000))
+  redis.call('SET', p .. 'seq', seq)
   local records, sequence = {}, {}
   local at = 1
   for k, id in ipairs(itemIds) do
@@ -121,8 +136,16 @@ if #itemIds > 0 then
       end
     end
   end
-  chunked('MSET', nil, records)
+  store(records, itemTtl)
   chunked('ZADD', p .. 'iseq', sequence)
+  -- Items whose keys have expired leave the change sequence and the trending set.
+  if itemTtl > 0 then
+    local gone = redis.call('ZRANGEBYSCORE', p .. 'iseq', '-inf', '(' .. (seq - itemTtl), 'LIMIT', 0, 1000)
+    if #gone > 0 then
+      redis.call('ZREM', p .. 'iseq', unpack(gone))
+      redis.call('ZREM', p .. 'trend', unpack(gone))
+    end
+  end
 end
 
 local countIds, counts = ids(ARGV[i]), ARGV[i + 1]
@@ -132,12 +155,14 @@ for k, id in ipairs(countIds) do
   local key = p .. 'ic:' .. id
   if views ~= 0 then redis.call('HINCRBY', key, 'views', views) end
   if clicks ~= 0 then redis.call('HINCRBY', key, 'clicks', clicks) end
+  touch(key, itemTtl)
 end
 
 local clickUsers, clickItems = ids(ARGV[i]), ids(ARGV[i + 1])
 i = i + 2
 for k, user in ipairs(clickUsers) do
   redis.call('SADD', p .. 'clk:' .. user, clickItems[k])
+  touch(p .. 'clk:' .. user, userTtl)
 end
 
 chunked('ZADD', p .. 'trend', scores)
@@ -153,7 +178,14 @@ i = i + 2
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   redis.call('SET', p .. 'meta:' .. ARGV[i], ARGV[i + 1])
+  touch(p .. 'meta:' .. ARGV[i], itemTtl)
   redis.call('ZADD', p .. 'pub', ARGV[i + 2], ARGV[i]); i = i + 3
+end
+-- Content whose record has expired leaves the publication index, oldest first.
+if n > 0 and itemTtl > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', p .. 'pub', 0, 99)) do
+    if redis.call('EXISTS', p .. 'meta:' .. id) == 0 then redis.call('ZREM', p .. 'pub', id) end
+  end
 end
 
 -- Push counters (src/push/tally.ts): sends and opens per user and in total,
@@ -163,6 +195,7 @@ for _ = 1, n do
   for k, field in ipairs({ 'sends', 'opens' }) do
     if ARGV[i + k] ~= '0' then
       redis.call('HINCRBY', p .. 'push:stat:' .. ARGV[i], field, ARGV[i + k])
+      touch(p .. 'push:stat:' .. ARGV[i], userTtl)
       redis.call('HINCRBY', p .. 'push:stat', field, ARGV[i + k])
     end
   end

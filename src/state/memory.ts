@@ -21,7 +21,10 @@ function copyItem(r: ItemRecord): ItemRecord {
   return { ...r, vec: Float32Array.from(r.vec) };
 }
 
-/** In-process state for the embedded mode and for tests. Lost when the process ends. */
+/**
+ * In-process state for the embedded mode and for tests. Lost when the process ends.
+ * Known gap: nothing expires here (USER_TTL_MS and ITEM_TTL_MS apply to Redis only).
+ */
 export class MemoryStateStore implements StateStore {
   readonly kind = 'memory' as const;
   private readonly offsets = new Map<string, string>();
@@ -64,7 +67,8 @@ export class MemoryStateStore implements StateStore {
     if (effects !== undefined) {
       this.latest = Math.max(this.latest, effects.clock);
       for (const [id, r] of effects.users) this.users.set(id, copyUser(r));
-      if (effects.items.size > 0) this.seq++;
+      // The change sequence is the write time in ms, kept increasing, as in Redis.
+      if (effects.items.size > 0) this.seq = Math.max(this.seq + 1, Date.now());
       for (const [id, r] of effects.items) {
         const base = effects.itemBases.get(id);
         const stored = this.items.get(id);
@@ -143,9 +147,9 @@ export class MemoryStateStore implements StateStore {
   }
 
   async itemsChangedSince(seq: number): Promise<ItemChanges> {
-    const items: Array<[string, ItemRecord]> = [];
+    const items: ItemChanges['items'] = [];
     for (const [id, s] of this.itemSeq) {
-      if (s > seq) items.push([id, copyItem(this.items.get(id) as ItemRecord)]);
+      if (s > seq) items.push([id, copyItem(this.items.get(id) as ItemRecord), s]);
     }
     return { seq: this.seq, items };
   }

@@ -43,13 +43,19 @@ export interface RedisStoreOptions {
   redis?: RedisOptions;
   /** Where connection losses are reported; without it they go nowhere (never to the console). */
   logger?: Logger;
+  /**
+   * Per-user keys (record, clicked set, push counters) and per-item keys (record, counters,
+   * content) expire once not written for this long, ms; 0 or absent keeps them for good.
+   */
+  ttl?: { userMs: number; itemMs: number };
 }
 
 /**
  * State in Redis. Key layout under the prefix P:
  * P+off (hash partition -> next offset), P+u:<user> and P+i:<item> (binary
  * records), P+ic:<item> (hash views, clicks), P+clk:<user> (set of clicked
- * items), P+trend (zset), P+iseq (zset item -> change sequence), P+seq,
+ * items), P+trend (zset), P+iseq (zset item -> change sequence: the write
+ * time in ms, kept increasing), P+seq,
  * P+clock, P+outbox (hash batch id -> analytics rows as JSON), P+meta:<item> (content
  * event as JSON), P+pub (zset item -> publication time).
  *
@@ -61,10 +67,12 @@ export class RedisStateStore implements StateStore {
   readonly client: Redis;
   private readonly prefix: string;
   private readonly dimensions: number;
+  private readonly ttl: { userMs: number; itemMs: number };
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
     this.dimensions = options.dimensions;
+    this.ttl = options.ttl ?? { userMs: 0, itemMs: 0 };
     this.client = new Redis(options.url, { maxRetriesPerRequest: 3, ...options.redis });
     this.client.defineCommand('freshetCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
     // Without an 'error' listener ioredis prints every failed reconnect to the console. Commands
@@ -111,6 +119,8 @@ export class RedisStateStore implements StateStore {
       batch.nextOffset,
       batch.effects?.clock ?? 0,
       TRENDING_CAP,
+      this.ttl.userMs,
+      this.ttl.itemMs,
     ];
     args.push(...this.packEffects(batch.effects));
     if (batch.analytics === undefined) args.push('', '');
@@ -238,17 +248,19 @@ export class RedisStateStore implements StateStore {
   async itemsChangedSince(seq: number): Promise<ItemChanges> {
     const flat = await this.client.zrangebyscore(`${this.prefix}iseq`, `(${seq}`, '+inf', 'WITHSCORES');
     const ids: string[] = [];
+    const written: number[] = [];
     let latest = seq;
     for (let i = 0; i + 1 < flat.length; i += 2) {
       ids.push(flat[i] as string);
+      written.push(Number(flat[i + 1]));
       latest = Math.max(latest, Number(flat[i + 1]));
     }
     const bufs = await this.mget(ids.map((id) => `${this.prefix}i:${id}`));
-    const items: Array<[string, ItemRecord]> = [];
+    const items: ItemChanges['items'] = [];
     ids.forEach((id, i) => {
       const buf = bufs[i];
       const record = buf ? decodeItem(buf, this.dimensions) : undefined;
-      if (record !== undefined) items.push([id, record]);
+      if (record !== undefined) items.push([id, record, written[i] as number]);
     });
     return { seq: latest, items };
   }

@@ -41,7 +41,8 @@ export interface ItemCounts {
 /** Items changed since a sequence number, for incremental in-process indexes. */
 export interface ItemChanges {
   seq: number;
-  items: Array<[string, ItemRecord]>;
+  /** Id, record, and the wall-clock time it was written, ms (its change sequence). */
+  items: Array<[id: string, record: ItemRecord, writtenAt: number]>;
 }
 
 /**

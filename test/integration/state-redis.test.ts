@@ -1,12 +1,77 @@
-import { describe } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BatchEffects } from '../../src/model/online-mf.ts';
+import type { ItemRecord } from '../../src/model/records.ts';
 import { RedisStateStore } from '../../src/state/redis.ts';
+import { TRENDING_CAP } from '../../src/state/store.ts';
 import { stateStoreContract } from '../contract/state-store.ts';
 import { service, uniqueName } from '../support/services.ts';
 
 const url = service('REDIS_URL');
 
+const item = (clicks: number): ItemRecord => ({ ts: 1000, bias: 0.1, views: 1, clicks, vec: Float32Array.from([1, 0, 0, 0]) });
+
+function effects(user: string, items: string[]): BatchEffects {
+  return {
+    users: new Map([[user, { ts: 1000, count: 1, vec: Float32Array.from([0, 1, 0, 0]) }]]),
+    items: new Map(items.map((id) => [id, item(1)])),
+    itemBases: new Map(),
+    rates: { item: 0, trending: 0 },
+    counts: new Map(items.map((id) => [id, { views: 1, clicks: 1 }])),
+    clicked: new Map([[user, new Set(items)]]),
+    clock: 1000,
+  };
+}
+
 describe.skipIf(url === undefined)('redis', () => {
   stateStoreContract('redis', async () =>
     new RedisStateStore({ url: url as string, prefix: `${uniqueName('t')}:`, dimensions: 4 }),
   );
+
+  describe('key expiry', () => {
+    const prefix = `${uniqueName('ttl')}:`;
+    const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, ttl: { userMs: 60_000, itemMs: 400 } });
+    afterAll(() => store.close());
+    const commit = (partition: string, user: string, items: string[], contents: string[] = []) =>
+      store.commit({
+        partition,
+        expectedOffset: null,
+        nextOffset: '1',
+        effects: effects(user, items),
+        analytics: undefined,
+        contents: contents.map((itemId) => ({ itemId, publishedAt: 1000 })),
+        push: { users: new Map([[user, { sends: 1, opens: 0 }]]), openers: new Map(), active: new Map() },
+      });
+
+    it('gives every per-user and per-item key the configured time to live', async () => {
+      expect(await commit('g/t/0', 'u1', ['a', 'b'], ['a'])).toBe(true);
+      const ttl = async (key: string) => store.client.pttl(`${prefix}${key}`);
+      for (const key of ['u:u1', 'clk:u1', 'push:stat:u1']) {
+        expect(await ttl(key)).toBeGreaterThan(50_000);
+        expect(await ttl(key)).toBeLessThanOrEqual(60_000);
+      }
+      for (const key of ['i:a', 'ic:a', 'meta:a']) {
+        expect(await ttl(key)).toBeGreaterThan(0);
+        expect(await ttl(key)).toBeLessThanOrEqual(400);
+      }
+      // Shared keys never expire.
+      for (const key of ['off', 'iseq', 'trend', 'clock']) expect(await ttl(key)).toBe(-1);
+    });
+
+    it('drops expired items from the change sequence, trending and fresh content', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(await store.getItem('a')).toBeUndefined();
+      expect(await store.getContent('a')).toBeUndefined();
+      expect(await commit('g/t/1', 'u2', ['c'], ['c'])).toBe(true);
+      const changes = await store.itemsChangedSince(0);
+      expect(changes.items.map(([id]) => id)).toEqual(['c']);
+      const [, , writtenAt] = changes.items[0]!;
+      expect(Math.abs(writtenAt - Date.now())).toBeLessThan(5_000);
+      expect(await store.client.zrange(`${prefix}iseq`, 0, -1)).toEqual(['c']);
+      expect((await store.trending(TRENDING_CAP)).map((s) => s.id)).toEqual(['c']);
+      expect((await store.freshContent(0, 10)).map((c) => c.itemId)).toEqual(['c']);
+      expect(await store.client.zrange(`${prefix}pub`, 0, -1)).toEqual(['c']);
+      // The user keys are still there.
+      expect(await store.getUser('u1')).toBeDefined();
+    });
+  });
 });
