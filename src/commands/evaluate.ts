@@ -25,6 +25,10 @@ options:
   --every N       click data: test every N-th eligible event, learn all (default 1)
   --seed S        seed of the model's sampling and the random baseline (default: the model's)
   --model FILE    model parameters from FILE instead of the pipelines directory
+  --processes N   also replay the model as N engine processes sharing the state, users
+                  spread over them, and as 1 process in the same rounds (see --window)
+  --window N      events per round with --processes: each process applies its share of
+                  a round to the state as it was before the round (default 2000)
   --no-history    mind: do not warm users with the history column
   --json          print the table as JSON
   --chart FILE    also write the metric over event time as an SVG chart`;
@@ -67,6 +71,8 @@ async function run(values: Record<string, unknown>, positionals: string[]): Prom
       ? parseModelFile(YamlFile.read(modelFile))
       : loadModelParams(loadConfig().pipelinesDir);
   const seed = seedOf(values.seed) ?? params.seed;
+  const processes = positiveInteger(values.processes, 'processes');
+  const window = positiveInteger(values.window, 'window') ?? 2000;
 
   const data = await loadEvalData(format as DatasetFormat, path, { limit, hours });
   const report = evaluate(data, {
@@ -74,6 +80,7 @@ async function run(values: Record<string, unknown>, positionals: string[]): Prom
     seed,
     every,
     history: values['no-history'] !== true,
+    partitioning: processes === undefined ? undefined : { processes, window },
     onRow: (name) => process.stderr.write(`evaluate: ${name}\n`),
   });
 
@@ -108,6 +115,8 @@ export const command: Command = {
     every: { type: 'string' },
     seed: { type: 'string' },
     model: { type: 'string' },
+    processes: { type: 'string' },
+    window: { type: 'string' },
     'no-history': { type: 'boolean' },
     json: { type: 'boolean' },
     chart: { type: 'string' },

@@ -2,7 +2,8 @@ import type { InteractionEvent } from '../events/schema.ts';
 import { decayFactor } from '../model/decay.ts';
 import { HISTORY_SOURCE, OnlineModel, type StateSnapshot } from '../model/online-mf.ts';
 import type { ModelParams } from '../model/params.ts';
-import type { ItemRecord, UserRecord } from '../model/records.ts';
+import { committedItem } from '../model/item-merge.ts';
+import { hash32 } from '../model/random.ts';
 import { TopK } from '../model/topk.ts';
 import { GrowableItemMatrix } from '../model/item-matrix.ts';
 import type { Ranker } from './types.ts';
@@ -19,23 +20,42 @@ export function describeParams(p: ModelParams): string {
   ].join(', ');
 }
 
+/** How the stream is cut when the model is replayed as several engine processes would run it. */
+export interface Partitioning {
+  /** Engine processes; users are spread over them by a hash of their id, as Kafka keys them. */
+  processes: number;
+  /** Events per batch round: every process applies its share of a round to the state as it was before the round. */
+  window: number;
+}
+
 /**
  * The online model exactly as `freshet run` drives it: each batch is planned,
- * applied to a snapshot of the state, and its effects written back; ranking
- * uses the model's scorer, the one the serving path calls.
+ * applied to a snapshot of the state, and its effects merged back as the state
+ * stores merge them; ranking uses the model's scorer, the one the serving path
+ * calls. With a partitioning, events are held for a round of `window` events,
+ * then each process (its own model and negative pool) applies its users' share
+ * of the round against the state as it was before the round, and all the
+ * changes are merged: what concurrent batches of several engines do.
  */
 export class ModelRanker implements Ranker {
   readonly name: string;
   readonly role = 'model' as const;
   readonly params: string;
   readonly model: OnlineModel;
+  private readonly models: OnlineModel[];
+  private readonly window: number;
+  private readonly pending: InteractionEvent[] = [];
   private readonly state: StateSnapshot = { users: new Map(), items: new Map() };
   private readonly matrix: GrowableItemMatrix;
 
-  constructor(params: ModelParams, name = 'online model') {
-    this.model = new OnlineModel(params);
+  constructor(params: ModelParams, name = 'online model', partitioning?: Partitioning) {
+    const processes = partitioning?.processes ?? 1;
+    this.models = Array.from({ length: processes }, () => new OnlineModel(params));
+    this.model = this.models[0] as OnlineModel;
+    this.window = partitioning?.window ?? 1;
     this.name = name;
-    this.params = describeParams(params);
+    const cut = partitioning === undefined ? '' : `; ${processes} process(es), rounds of ${this.window} events`;
+    this.params = describeParams(params) + cut;
     this.matrix = new GrowableItemMatrix(params.dimensions);
   }
 
@@ -56,8 +76,8 @@ export class ModelRanker implements Ranker {
 
   learn(events: readonly InteractionEvent[]): void {
     if (events.length === 0) return;
-    const effects = this.model.apply(this.model.plan(events), this.state);
-    this.commit(effects.users, effects.items);
+    this.pending.push(...events);
+    if (this.pending.length >= this.window) this.round();
   }
 
   /** A user's earlier clicks, replayed as history clicks: they train vectors, not counters. */
@@ -65,11 +85,26 @@ export class ModelRanker implements Ranker {
     this.learn(itemIds.map((itemId) => ({ type: 'click', userId, itemId, ts, source: HISTORY_SOURCE })));
   }
 
-  private commit(users: Map<string, UserRecord>, items: Map<string, ItemRecord>): void {
-    for (const [id, user] of users) this.state.users.set(id, user);
-    for (const [id, item] of items) {
-      this.state.items.set(id, item);
-      this.matrix.upsert(id, item);
+  /** Every process applies its share of the held events to the same state, then all changes are merged. */
+  private round(): void {
+    const shares = this.models.map((): InteractionEvent[] => []);
+    for (const event of this.pending) {
+      const process = this.models.length === 1 ? 0 : hash32(event.userId, 0) % this.models.length;
+      shares[process]?.push(event);
+    }
+    this.pending.length = 0;
+    // apply() only reads the state, so every share sees it as it was before the round.
+    const changes = this.models.flatMap((model, i) => {
+      const share = shares[i] as InteractionEvent[];
+      return share.length === 0 ? [] : [model.apply(model.plan(share), this.state)];
+    });
+    for (const effects of changes) {
+      for (const [id, user] of effects.users) this.state.users.set(id, user);
+      for (const id of effects.items.keys()) {
+        const item = committedItem(this.state.items.get(id), id, effects);
+        this.state.items.set(id, item);
+        this.matrix.upsert(id, item);
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 import type { ModelParams } from '../model/params.ts';
 import { DecayedPopularityRanker, PopularityRanker, RandomRanker, SmoothedCtrRanker } from './baselines.ts';
 import type { EvalData } from './data.ts';
-import { ModelRanker } from './model-ranker.ts';
+import { ModelRanker, type Partitioning } from './model-ranker.ts';
 import { replayClicks, replayImpressions } from './prequential.ts';
 import type { MetricName, Ranker, RowResult } from './types.ts';
 
@@ -28,6 +28,8 @@ export interface SuiteOptions {
   every?: number;
   /** MIND: warm users with their history column. */
   history?: boolean;
+  /** Also replay the model in rounds, as one process and as several (src/eval/model-ranker.ts). */
+  partitioning?: Partitioning;
   /** Called before each row runs, e.g. for progress. */
   onRow?: (name: string) => void;
 }
@@ -39,13 +41,18 @@ export interface EvalReport {
 }
 
 /** The rankers of a data set: the model first, then the baselines. */
-export function rankersFor(data: EvalData, params: ModelParams, seed: number): Ranker[] {
-  const rankers: Ranker[] = [
-    new ModelRanker({ ...params, seed }),
+export function rankersFor(data: EvalData, params: ModelParams, seed: number, partitioning?: Partitioning): Ranker[] {
+  const rankers: Ranker[] = [new ModelRanker({ ...params, seed })];
+  if (partitioning !== undefined) {
+    const { processes, window } = partitioning;
+    rankers.push(new ModelRanker({ ...params, seed }, 'online model, 1 process', { processes: 1, window }));
+    rankers.push(new ModelRanker({ ...params, seed }, `online model, ${processes} processes`, partitioning));
+  }
+  rankers.push(
     new RandomRanker(seed),
     new PopularityRanker(),
     new DecayedPopularityRanker(BASELINES[data.format].popularityHalfLife),
-  ];
+  );
   if (data.format === 'mind') {
     const { ctrHalfLife, ctrPrior } = BASELINES.mind;
     rankers.push(new SmoothedCtrRanker(ctrHalfLife, ctrPrior));
@@ -56,7 +63,7 @@ export function rankersFor(data: EvalData, params: ModelParams, seed: number): R
 /** Replays the data set through every ranker, one after the other, test then train. */
 export function evaluate(data: EvalData, opts: SuiteOptions): EvalReport {
   const rows: RowResult[] = [];
-  for (const ranker of rankersFor(data, opts.params, opts.seed)) {
+  for (const ranker of rankersFor(data, opts.params, opts.seed, opts.partitioning)) {
     opts.onRow?.(ranker.name);
     rows.push(
       data.kind === 'clicks'

@@ -1,4 +1,5 @@
 import { decayFactor } from './decay.ts';
+import type { BatchEffects } from './online-mf.ts';
 import type { ItemRecord } from './records.ts';
 
 /** Decay rates per millisecond that age an item record (src/model/decay.ts). */
@@ -64,4 +65,17 @@ export function mergeItem(stored: ItemRecord, delta: ItemDelta, rates: ItemRates
  */
 export function trendingScore(item: ItemRecord, trendingRate: number): number | undefined {
   return item.clicks > 0 ? Math.log(item.clicks) + trendingRate * item.ts : undefined;
+}
+
+/**
+ * What a store holds once a batch's change of item `id` is committed on top of `stored`: the
+ * change merged in, or the batch's record where nothing is stored or the batch gave no base.
+ * The in-process stores use it; the Redis commit script does the same.
+ */
+export function committedItem(stored: ItemRecord | undefined, id: string, effects: BatchEffects): ItemRecord {
+  const result = effects.items.get(id);
+  if (result === undefined) throw new Error(`item ${id} is not in the batch`);
+  const base = effects.itemBases.get(id);
+  if (base === undefined || stored === undefined) return { ...result, vec: Float32Array.from(result.vec) };
+  return mergeItem(stored, itemDelta(base.record, result, effects.rates), effects.rates);
 }

@@ -1,6 +1,6 @@
 import type { ContentEvent } from '../events/schema.ts';
 import type { StateSnapshot } from '../model/online-mf.ts';
-import { itemDelta, mergeItem, trendingScore } from '../model/item-merge.ts';
+import { committedItem, trendingScore } from '../model/item-merge.ts';
 import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
 import { MemoryPushLedger } from '../push/ledger.ts';
@@ -69,16 +69,12 @@ export class MemoryStateStore implements StateStore {
       for (const [id, r] of effects.users) this.users.set(id, copyUser(r));
       // The change sequence is the write time in ms, kept increasing, as in Redis.
       if (effects.items.size > 0) this.seq = Math.max(this.seq + 1, Date.now());
-      for (const [id, r] of effects.items) {
-        const base = effects.itemBases.get(id);
-        const stored = this.items.get(id);
-        const merged = base === undefined || stored === undefined
-          ? copyItem(r)
-          : mergeItem(stored, itemDelta(base.record, r, effects.rates), effects.rates);
+      for (const id of effects.items.keys()) {
+        const merged = committedItem(this.items.get(id), id, effects);
         this.items.set(id, merged);
         this.itemSeq.set(id, this.seq);
         // Decay alone leaves the score unchanged: only items clicked in the batch move.
-        const clicked = base === undefined || (effects.counts.get(id)?.clicks ?? 0) > 0;
+        const clicked = !effects.itemBases.has(id) || (effects.counts.get(id)?.clicks ?? 0) > 0;
         const score = clicked ? trendingScore(merged, effects.rates.trending) : undefined;
         if (score !== undefined) this.trend.set(id, score);
       }

@@ -249,6 +249,18 @@ describe('learning quality on data slices (pinned; a worse model fails here)', (
     expect(model).toBeGreaterThan(metric(report, 'smoothed decayed CTR', 'auc'));
   }, 20_000);
 
+  it('MovieLens, first 20,000 ratings in rounds of 100: two processes within 5% of one (0.0658 vs 0.0680)', async (ctx) => {
+    const path = dataset(ctx, 'movielens-100k/u.data');
+    const data = await loadEvalData('movielens', path, { limit: 20_000 });
+    const report = evaluate(data, { params: DEFAULT_MODEL_PARAMS, seed: 42, partitioning: { processes: 2, window: 100 } });
+    const one = metric(report, 'online model, 1 process', 'recall@10');
+    const two = metric(report, 'online model, 2 processes', 'recall@10');
+    // Rounds hold back the latest events (a user's own burst of ratings among them), so both
+    // trail the event-by-event model; the second process must cost (almost) nothing more.
+    expect(one).toBeLessThan(metric(report, 'online model', 'recall@10'));
+    expect(Math.abs(two / one - 1)).toBeLessThan(0.05);
+  }, 60_000);
+
   it('is deterministic for a seed', async (ctx) => {
     const path = dataset(ctx, 'movielens-100k/u.data');
     const data = await loadEvalData('movielens', path, { limit: 2_000 });
