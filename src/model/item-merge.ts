@@ -10,53 +10,59 @@ export interface ItemRates {
   trending: number;
 }
 
-/**
- * What a batch added to an item, as of `ts`: bias and counters that the batch
- * added on top of its base aged to `ts`, and the change of the factor vector.
- * Vector components are kept in double precision, so merging a delta onto the
- * unchanged base gives back the batch's float32 vector exactly.
- */
-export interface ItemDelta {
-  ts: number;
-  bias: number;
+/** Views and clicks a batch added to an item's decayed counters, as of the record's time. */
+export interface AddedCounts {
   views: number;
   clicks: number;
-  vec: Float64Array;
 }
 
-/** The change from `base` (the record a batch read) to `result` (the record it computed). */
-export function itemDelta(base: ItemRecord, result: ItemRecord, rates: ItemRates): ItemDelta {
-  const item = decayFactor(rates.item, base.ts, result.ts);
-  const trending = decayFactor(rates.trending, base.ts, result.ts);
-  const vec = new Float64Array(result.vec.length);
-  for (let f = 0; f < vec.length; f++) vec[f] = (result.vec[f] as number) - (base.vec[f] as number);
+/** The decayed views and clicks that `result` holds beyond its `base`, as of the result's time. */
+export function addedCounts(base: ItemRecord, result: ItemRecord, rates: ItemRates): AddedCounts {
+  const factor = decayFactor(rates.trending, base.ts, result.ts);
+  return { views: result.views - base.views * factor, clicks: result.clicks - base.clicks * factor };
+}
+
+/** True when two records have the same time, bias and counters: the record was not written since. */
+export function sameHeader(a: ItemRecord, b: ItemRecord): boolean {
+  return a.ts === b.ts && a.bias === b.bias && a.views === b.views && a.clicks === b.clicks;
+}
+
+/**
+ * Two batches that started from the same record both changed it (batches of two partitions in
+ * flight at once, in one process or two). Counters are sums, so the batch's added views and
+ * clicks are added to the stored ones. The learned bias and vector are averaged instead: each
+ * batch ran its own SGD steps towards the same optimum, and for a popular item each batch's
+ * steps already take it most of the way, so adding both overshoots, and with several batches
+ * at once the overshoot grows every round. An average stays between the two results.
+ * The Redis commit script does the same arithmetic (src/state/commit.lua).
+ */
+export function mergeConcurrent(stored: ItemRecord, result: ItemRecord, added: AddedCounts, rates: ItemRates): ItemRecord {
+  const ts = Math.max(stored.ts, result.ts);
+  const age = (rate: number, value: number, from: number) => value * decayFactor(rate, from, ts);
+  const vec = new Float32Array(stored.vec.length);
+  for (let f = 0; f < vec.length; f++) vec[f] = ((stored.vec[f] as number) + (result.vec[f] as number)) / 2;
   return {
-    ts: result.ts,
-    bias: result.bias - base.bias * item,
-    views: result.views - base.views * trending,
-    clicks: result.clicks - base.clicks * trending,
+    ts,
+    bias: (age(rates.item, stored.bias, stored.ts) + age(rates.item, result.bias, result.ts)) / 2,
+    views: age(rates.trending, stored.views, stored.ts) + age(rates.trending, added.views, result.ts),
+    clicks: age(rates.trending, stored.clicks, stored.ts) + age(rates.trending, added.clicks, result.ts),
     vec,
   };
 }
 
 /**
- * An item as stored, with a delta merged in: both are aged to the later of their
- * times and added. Processes that update the same item concurrently each merge
- * their own delta, so no update is lost. The Redis commit script does the same
- * arithmetic (src/state/commit.lua); the state-store contract checks they agree.
+ * What a store holds once a batch's change of item `id` is committed on top of `stored`: the
+ * batch's record when the item is as the batch read it (or absent), else the concurrent merge.
+ * A change without a base replaces the record. The in-process stores use it; the Redis commit
+ * script does the same.
  */
-export function mergeItem(stored: ItemRecord, delta: ItemDelta, rates: ItemRates): ItemRecord {
-  const ts = Math.max(stored.ts, delta.ts);
-  const age = (rate: number, value: number, from: number) => value * decayFactor(rate, from, ts);
-  const vec = new Float32Array(stored.vec.length);
-  for (let f = 0; f < vec.length; f++) vec[f] = (stored.vec[f] as number) + (delta.vec[f] ?? 0);
-  return {
-    ts,
-    bias: age(rates.item, stored.bias, stored.ts) + age(rates.item, delta.bias, delta.ts),
-    views: age(rates.trending, stored.views, stored.ts) + age(rates.trending, delta.views, delta.ts),
-    clicks: age(rates.trending, stored.clicks, stored.ts) + age(rates.trending, delta.clicks, delta.ts),
-    vec,
-  };
+export function committedItem(stored: ItemRecord | undefined, id: string, effects: BatchEffects): ItemRecord {
+  const result = effects.items.get(id);
+  if (result === undefined) throw new Error(`item ${id} is not in the batch`);
+  const base = effects.itemBases.get(id);
+  const unchanged = stored === undefined || (base !== undefined && base.stored && sameHeader(stored, base.record));
+  if (base === undefined || unchanged) return { ...result, vec: Float32Array.from(result.vec) };
+  return mergeConcurrent(stored, result, addedCounts(base.record, result, effects.rates), effects.rates);
 }
 
 /**
@@ -65,17 +71,4 @@ export function mergeItem(stored: ItemRecord, delta: ItemDelta, rates: ItemRates
  */
 export function trendingScore(item: ItemRecord, trendingRate: number): number | undefined {
   return item.clicks > 0 ? Math.log(item.clicks) + trendingRate * item.ts : undefined;
-}
-
-/**
- * What a store holds once a batch's change of item `id` is committed on top of `stored`: the
- * change merged in, or the batch's record where nothing is stored or the batch gave no base.
- * The in-process stores use it; the Redis commit script does the same.
- */
-export function committedItem(stored: ItemRecord | undefined, id: string, effects: BatchEffects): ItemRecord {
-  const result = effects.items.get(id);
-  if (result === undefined) throw new Error(`item ${id} is not in the batch`);
-  const base = effects.itemBases.get(id);
-  if (base === undefined || stored === undefined) return { ...result, vec: Float32Array.from(result.vec) };
-  return mergeItem(stored, itemDelta(base.record, result, effects.rates), effects.rates);
 }

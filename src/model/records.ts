@@ -1,4 +1,3 @@
-import type { ItemDelta } from './item-merge.ts';
 import { hash32, seededRandom } from './random.ts';
 
 /** A user's factor vector and the event time it was last updated at. */
@@ -41,14 +40,11 @@ export function itemBytes(dimensions: number): number {
   return ITEM_HEADER * 8 + dimensions * 4;
 }
 
-/** Bytes of an item delta: ts, bias, views and clicks, then the vector, all doubles. */
-export function itemDeltaBytes(dimensions: number): number {
-  return (ITEM_HEADER + dimensions) * 8;
-}
+/** Bytes of an item record's header: ts, bias, views and clicks as doubles. */
+export const ITEM_HEADER_BYTES = ITEM_HEADER * 8;
 
-function write(buf: Buffer, offset: number, header: number[], vec: Float32Array | Float64Array): number {
-  let at = offset;
-  for (const value of header) at = buf.writeDoubleLE(value, at);
+function write(buf: Buffer, offset: number, header: number[], vec: Float32Array): number {
+  const at = writeDoubles(buf, offset, header);
   return at + Buffer.from(vec.buffer, vec.byteOffset, vec.byteLength).copy(buf, at);
 }
 
@@ -62,9 +58,11 @@ export function writeItem(buf: Buffer, offset: number, record: ItemRecord): numb
   return write(buf, offset, [record.ts, record.bias, record.views, record.clicks], record.vec);
 }
 
-/** Writes an item delta at `offset` (itemDeltaBytes long), as the Redis commit script reads it. */
-export function writeItemDelta(buf: Buffer, offset: number, delta: ItemDelta): number {
-  return write(buf, offset, [delta.ts, delta.bias, delta.views, delta.clicks], delta.vec);
+/** Writes doubles at `offset`; the offset after them. */
+export function writeDoubles(buf: Buffer, offset: number, values: readonly number[]): number {
+  let at = offset;
+  for (const value of values) at = buf.writeDoubleLE(value, at);
+  return at;
 }
 
 function decode(buf: Buffer, headerLength: number, dimensions: number): number[] | undefined {

@@ -65,31 +65,30 @@ end
 
 store(users, userTtl)
 
--- Items: 'r' replaces the record; 'm' merges a delta ('c': one the batch clicked)
--- (src/model/item-merge.ts): the stored record and the delta are aged to the later
--- of their times and added, so batches of several partitions or processes that
--- touched one item all count. A merge into an absent item (or one stored with
--- other dimensions) writes the record that came with it ('+': the batch created
--- the item), or, when the batch read the item and it expired since, the delta alone.
+-- Items (src/model/item-merge.ts): 'r' replaces the record; 'm' and 'c' (clicked in
+-- the batch) write it if the stored record is still the one the batch read ('+': the
+-- batch created the item, so none should be stored). Otherwise another batch changed
+-- the item meanwhile: the learned bias and vector are averaged with the stored ones,
+-- and the views and clicks the batch added are added to the stored counters, all aged
+-- to the later time.
 local itemRate, trendRate = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
 local itemIds, modes, itemData = ids(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
 i = i + 6
 local RECORD = '<dddd' .. string.rep('f', dims)
-local DELTA = '<' .. string.rep('d', 4 + dims)
-local ITEM_BYTES, DELTA_BYTES = 32 + 4 * dims, 32 + 8 * dims
+local ITEM_BYTES = 32 + 4 * dims
 local function aged(rate, value, from, to)
   if to > from then return value * math.exp(-rate * (to - from)) end
   return value
 end
-local function merged(stored, data, at)
+local function concurrent(stored, record, addedViews, addedClicks)
   local s = { struct.unpack(RECORD, stored) }
-  local d = { struct.unpack(DELTA, data, at) }
-  local ts = math.max(s[1], d[1])
-  s[2] = aged(itemRate, s[2], s[1], ts) + aged(itemRate, d[2], d[1], ts)
-  s[3] = aged(trendRate, s[3], s[1], ts) + aged(trendRate, d[3], d[1], ts)
-  s[4] = aged(trendRate, s[4], s[1], ts) + aged(trendRate, d[4], d[1], ts)
+  local r = { struct.unpack(RECORD, record) }
+  local ts = math.max(s[1], r[1])
+  s[2] = (aged(itemRate, s[2], s[1], ts) + aged(itemRate, r[2], r[1], ts)) / 2
+  s[3] = aged(trendRate, s[3], s[1], ts) + aged(trendRate, addedViews, r[1], ts)
+  s[4] = aged(trendRate, s[4], s[1], ts) + aged(trendRate, addedClicks, r[1], ts)
   s[1] = ts
-  for f = 5, 4 + dims do s[f] = s[f] + d[f] end
+  for f = 5, 4 + dims do s[f] = (s[f] + r[f]) / 2 end
   return struct.pack(RECORD, unpack(s, 1, 4 + dims))
 end
 
@@ -105,23 +104,16 @@ if #itemIds > 0 then
   for k, id in ipairs(itemIds) do
     local mode, created = string.sub(modes, 2 * k - 1, 2 * k - 1), string.sub(modes, 2 * k, 2 * k) == '+'
     local key = p .. 'i:' .. id
-    local record
-    if mode == 'r' then
-      record = string.sub(itemData, at, at + ITEM_BYTES - 1)
-      at = at + ITEM_BYTES
-    else
-      local delta = at
-      at = at + DELTA_BYTES
+    local record = string.sub(itemData, at, at + ITEM_BYTES - 1)
+    at = at + ITEM_BYTES
+    if mode ~= 'r' then
+      local base = string.sub(itemData, at, at + 31)
+      local addedViews, addedClicks = struct.unpack('<dd', itemData, at + 32)
+      at = at + 48
       local stored = redis.call('GET', key)
-      if stored and #stored == ITEM_BYTES then
-        record = merged(stored, itemData, delta)
-      elseif created then
-        record = string.sub(itemData, at, at + ITEM_BYTES - 1)
-      else
-        local d = { struct.unpack(DELTA, itemData, delta) }
-        record = struct.pack(RECORD, unpack(d, 1, 4 + dims))
+      if stored and #stored == ITEM_BYTES and (created or string.sub(stored, 1, 32) ~= base) then
+        record = concurrent(stored, record, addedViews, addedClicks)
       end
-      if created then at = at + ITEM_BYTES end
     end
     records[#records + 1] = key
     records[#records + 1] = record

@@ -3,15 +3,15 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { ContentEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import type { BatchEffects, StateSnapshot } from '../model/online-mf.ts';
-import { itemDelta } from '../model/item-merge.ts';
+import { addedCounts } from '../model/item-merge.ts';
 import {
   decodeItem,
   decodeUser,
+  ITEM_HEADER_BYTES,
   itemBytes,
-  itemDeltaBytes,
   userBytes,
+  writeDoubles,
   writeItem,
-  writeItemDelta,
   writeUser,
   type ItemRecord,
   type UserRecord,
@@ -137,10 +137,12 @@ export class RedisStateStore implements StateStore {
   /**
    * Users, items, counters and clicks of a batch as a few packed arguments (src/state/packed.ts):
    * user ids and records; decay rates, dimensions, item ids, modes and item data; counted item
-   * ids and view/click counts; clicking user ids and clicked item ids. Each item has two mode
-   * characters: 'r' (a record that replaces), 'm' (a delta to merge) or 'c' (a delta to merge,
-   * clicked in the batch); then '+' when the batch created the item, whose delta is followed by
-   * its whole record (written if the item is still absent), else '-'.
+   * ids and view/click counts; clicking user ids and clicked item ids. Each item is its record,
+   * and two mode characters: 'r' (the record replaces), 'm' (merge: the record is written if the
+   * stored one is still the one the batch read, see src/model/item-merge.ts) or 'c' (merge,
+   * clicked in the batch); then '+' when the batch created the item, else '-'. A merged record
+   * is followed by the header of the record it was computed from and the views and clicks it
+   * added.
    */
   private packEffects(effects: BatchEffects | undefined): Array<string | Buffer | number> {
     const dims = this.dimensions;
@@ -156,17 +158,17 @@ export class RedisStateStore implements StateStore {
     let modes = '';
     for (const [id, r] of effects?.items ?? []) {
       itemIds.id(id);
+      items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
       const base = effects?.itemBases.get(id);
       if (base === undefined) {
         modes += 'r-';
-        items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
         continue;
       }
       modes += (effects?.counts.get(id)?.clicks ?? 0) > 0 ? 'c' : 'm';
-      const delta = itemDelta(base.record, r, rates);
-      items.put(itemDeltaBytes(dims), (buf, at) => writeItemDelta(buf, at, delta));
       modes += base.stored ? '-' : '+';
-      if (!base.stored) items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
+      const b = base.record;
+      const added = addedCounts(b, r, rates);
+      items.put(ITEM_HEADER_BYTES + 16, (buf, at) => writeDoubles(buf, at, [b.ts, b.bias, b.views, b.clicks, added.views, added.clicks]));
     }
     const countIds = new Packer();
     const counts = new Packer();

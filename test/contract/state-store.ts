@@ -167,7 +167,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect(await store.freshContent(0, 0)).toEqual([]);
     });
 
-    it('merges concurrent changes of one item from two partitions, with decay and trending', async () => {
+    it('merges concurrent changes of one item from two partitions: counters add, learned values average', async () => {
       const rates = { item: Math.LN2 / 1000, trending: Math.LN2 / 500 };
       const base: ItemRecord = { ts: 1000, bias: 0.8, views: 4, clicks: 2, vec: Float32Array.from([0.5, -0.25, 0.125, 1]) };
       const seed = await store.commit({
@@ -196,21 +196,24 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
           analytics: undefined,
         });
         expect(ok).toBe(true);
+        // The first batch found the record it read: it is written exactly as computed.
+        if (index === 0) expect(await store.getItem('m1')).toEqual(first);
       }
       const merged = await store.getItem('m1');
-      // At ts 2000: the first batch's record, plus the second's -0.2 bias aged 500 ms (one
-      // half-life), its counters unchanged from the base, and its vector change of +0.5.
+      // At ts 2000: the first batch's record found the base and was written whole; the second
+      // found it changed, so the learned bias and vector are averaged (the second bias aged by
+      // one half-life, 500 ms) and its added counters (none) are added.
       expect(merged?.ts).toBe(2000);
-      expect(merged?.bias).toBeCloseTo(0.5 - 0.2 * Math.SQRT1_2, 9);
+      expect(merged?.bias).toBeCloseTo((0.5 + (0.8 * Math.SQRT1_2 - 0.2) * Math.SQRT1_2) / 2, 9);
       expect(merged?.views).toBeCloseTo(2, 9);
       expect(merged?.clicks).toBeCloseTo(1.5, 9);
-      expect([...(merged?.vec ?? [])]).toEqual([1, 0, 0.5, 1]);
+      expect([...(merged?.vec ?? [])]).toEqual([0.75, -0.125, 0.3125, 1]);
       // Only the clicked batch moved the score; aging alone leaves ln(clicks) + rate * ts as it is.
       const trend = (await store.trending(TRENDING_CAP)).find((s) => s.id === 'm1');
       expect(trend?.score).toBeCloseTo(Math.log(1.5) + rates.trending * 2000, 9);
     });
 
-    it('merges an item two batches created at once; a base-less change replaces', async () => {
+    it('writes a batch whole when the item is as it read it, and merges an item two batches created at once', async () => {
       const rates = { item: 0, trending: 0 };
       const start: ItemRecord = { ts: 10, bias: 0, views: 0, clicks: 0, vec: Float32Array.from([0.25, 0.25, 0.25, 0.25]) };
       const step = (bias: number, f: number): ItemRecord => {
@@ -232,7 +235,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
           analytics: undefined,
         });
       }
-      expect(await store.getItem('n1')).toEqual({ ts: 10, bias: 0.75, views: 2, clicks: 2, vec: Float32Array.from([1, 1, 0.25, 0.25]) });
+      expect(await store.getItem('n1')).toEqual({ ts: 10, bias: 0.375, views: 2, clicks: 2, vec: Float32Array.from([0.625, 0.625, 0.25, 0.25]) });
       await store.commit({
         partition: 'g/n/2',
         expectedOffset: null,

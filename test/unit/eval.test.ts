@@ -249,7 +249,7 @@ describe('learning quality on data slices (pinned; a worse model fails here)', (
     expect(model).toBeGreaterThan(metric(report, 'smoothed decayed CTR', 'auc'));
   }, 20_000);
 
-  it('MovieLens, first 20,000 ratings in rounds of 100: two processes within 5% of one (0.0658 vs 0.0680)', async (ctx) => {
+  it('MovieLens, first 20,000 ratings in rounds of 100: two processes within 5% of one (0.0652 vs 0.0680)', async (ctx) => {
     const path = dataset(ctx, 'movielens-100k/u.data');
     const data = await loadEvalData('movielens', path, { limit: 20_000 });
     const report = evaluate(data, { params: DEFAULT_MODEL_PARAMS, seed: 42, partitioning: { processes: 2, window: 100 } });
