@@ -112,6 +112,17 @@ export class HotCache<V> {
     this.values.clear();
   }
 
+  /**
+   * Forgets the values of these keys, and the reads of them in flight, which may have read
+   * before a change: the next request reads the store again.
+   */
+  forget(keys: Iterable<string>): void {
+    for (const key of keys) {
+      this.values.delete(key);
+      this.inflight.delete(key);
+    }
+  }
+
   private lookup(key: string): Promise<V> | undefined {
     const entry = this.values.get(key);
     if (entry !== undefined) {
@@ -132,8 +143,10 @@ export class HotCache<V> {
       if (this.inflight.get(key) === promise) this.inflight.delete(key);
     };
     promise.then((value) => {
+      // A read forgotten while in flight may predate a change: it answers its callers only.
+      const current = this.inflight.get(key) === promise;
       settle();
-      this.keep(key, value);
+      if (current) this.keep(key, value);
     }, settle);
     return promise;
   }
@@ -177,6 +190,18 @@ export class CachedStateStore implements StateStore {
     this.lists = new HotCache(options);
     this.users = new HotCache({ ...options, ttlMs: 0 });
     this.clicked = new HotCache({ ...options, ttlMs: 0 });
+  }
+
+  /**
+   * Forgets what a batch this process committed has changed: its items' records and counters,
+   * the clock and the trending lists. Reads after the commit see it at once; changes committed
+   * by other processes show within the TTL.
+   */
+  committed(itemIds: Iterable<string>): void {
+    const ids = [...new Set(itemIds)];
+    this.items.forget(ids);
+    this.counts.forget(ids);
+    this.lists.forget(['clock', ...TRENDING_SIZES.map((size) => `trending:${size}`)]);
   }
 
   readOffset(partition: string): Promise<string | null> {

@@ -39,6 +39,19 @@ describe('hot-key cache', () => {
     expect(reads).toBe(2);
   });
 
+  it('forgets keys on request, and does not keep a read that was in flight when forgotten', async () => {
+    const cache = new HotCache<string>({ ttlMs: 60_000, maxEntries: 10 });
+    expect(await cache.get('a', async () => 'a1')).toBe('a1');
+    const slow = deferred<string>();
+    const before = cache.get('b', () => slow.promise);
+    cache.forget(['a', 'b']);
+    slow.resolve('b-before-change');
+    expect(await before).toBe('b-before-change');
+    expect(await cache.get('a', async () => 'a2')).toBe('a2');
+    expect(await cache.get('b', async () => 'b-after-change')).toBe('b-after-change');
+    expect(await cache.get('b', async () => 'b3')).toBe('b-after-change');
+  });
+
   it('with a TTL of 0 only coalesces: the next request reads again', async () => {
     const cache = new HotCache<number>({ ttlMs: 0, maxEntries: 10 });
     let reads = 0;
@@ -160,5 +173,36 @@ describe('cached state store', () => {
     expect(inner.calls.get('getUser')).toBe(1);
     await store.getUser('u');
     expect(inner.calls.get('getUser')).toBe(2);
+  });
+
+  it("sees this process's own commits at once: counters, the clock and trending are forgotten", async () => {
+    const inner = new CountingStore();
+    const store = new CachedStateStore(inner, { ttlMs: 60_000, maxEntries: 100 });
+    const commit = (offset: string | null, next: string, clicks: number, clock: number) =>
+      inner.commit({
+        partition: 'p',
+        expectedOffset: offset,
+        nextOffset: next,
+        effects: {
+          users: new Map(),
+          items: new Map([['x', record(clock, clicks)]]),
+          itemBases: new Map(),
+          rates: { item: 0, trending: 0 },
+          counts: new Map([['x', { views: 0, clicks }]]),
+          clicked: new Map(),
+          clock,
+        },
+        analytics: undefined,
+      });
+    await commit(null, '1', 1, 10);
+    expect(await store.getItemCounts('x')).toEqual({ views: 0, clicks: 1 });
+    expect(await store.clock()).toBe(10);
+    expect((await store.getItem('x'))?.clicks).toBe(1);
+    await commit('1', '2', 2, 20);
+    expect(await store.getItemCounts('x')).toEqual({ views: 0, clicks: 1 }); // within the TTL
+    store.committed(['x']);
+    expect(await store.getItemCounts('x')).toEqual({ views: 0, clicks: 3 });
+    expect(await store.clock()).toBe(20);
+    expect((await store.getItem('x'))?.clicks).toBe(2);
   });
 });
