@@ -111,9 +111,10 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     indexMaxStalenessMs: config.indexMaxStalenessMs,
   });
   // The quality sample ranks with the serving index (one copy of the catalogue in memory) and
-  // its own answer cache, reading the store directly: what the API would serve, uncached.
+  // its own answer cache, reading the store directly: what the API would serve, uncached. It
+  // refreshes the index at most once a second, whatever this process commits.
   const quality = new PrequentialSampler({
-    recommender: new Recommender(store, index, params, 1000),
+    recommender: new Recommender(store, index, params, 1000, false),
     isPositive: (e) => model.isPositive(e),
     metrics,
   });
@@ -135,6 +136,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     beforeApply: (events) => quality.observe(events),
     afterCommit: (events) => {
       index.markStale();
+      reads.committed(events.map((e) => e.itemId));
       return scenarios.feedback.committed(events);
     },
   });

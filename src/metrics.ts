@@ -117,6 +117,11 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
       help: 'Items in the in-process scoring index.',
       registers,
     }),
+    indexUnclustered: new Gauge({
+      name: 'freshet_index_unclustered_items',
+      help: 'Items changed since the index clusters were fitted: scored for every request until the next fit.',
+      registers,
+    }),
     indexLookups: new Counter({
       name: 'freshet_index_lookups_total',
       help: 'Reads of the in-process item index: hit (fresh enough) or refresh (read changes first).',

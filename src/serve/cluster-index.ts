@@ -103,7 +103,15 @@ export class ClusterIndex {
     if ((table.bias[row] as number) > this.headFloor && this.inHead[row] !== 1) {
       this.head.push(row);
       this.inHead[row] = 1;
+      // Biases keep rising past the floor while the model trains: the head is re-chosen
+      // rather than left to grow into a scan of everything.
+      if (this.head.length > 2 * this.options.head) this.rebuildHead(table);
     }
+  }
+
+  /** Rows offered to every query (the highest biases). */
+  get headRows(): readonly number[] {
+    return this.head;
   }
 
   /** Rows worth scoring exactly for a query vector (the head first, each row once). */

@@ -10,6 +10,14 @@ import { ClusterIndex, DEFAULT_CLUSTER_OPTIONS, type ClusterFit } from './cluste
 const CLUSTER_REGROWTH = 1.5;
 /** ... or when they are older than this, ms, so that drifting vectors are regrouped. */
 const CLUSTER_MAX_AGE_MS = 10 * 60_000;
+/**
+ * Rows changed since the vectors of the fit were taken are scored for every request, whatever
+ * their cluster (while the model trains, vectors drift away from the clusters they were fitted
+ * in). Past this share of the rows, the clusters are refitted (in a worker thread), but not
+ * more often than every CLUSTER_MIN_INTERVAL_MS.
+ */
+const DELTA_REFIT_SHARE = 0.05;
+const CLUSTER_MIN_INTERVAL_MS = 10_000;
 
 /**
  * An in-process copy of every item's vector and bias, laid out contiguously
@@ -28,7 +36,7 @@ export class ItemIndex extends GrowableItemMatrix {
   private inflight: Promise<void> | undefined;
   private readonly store: StateStore;
   private readonly now: () => number;
-  private readonly metrics: Pick<Metrics, 'indexLookups' | 'indexItems'> | undefined;
+  private readonly metrics: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnclustered'> | undefined;
   private aged = new Float64Array(1024);
   private agedClock = Number.NaN;
   private agedStale = true;
@@ -37,6 +45,13 @@ export class ItemIndex extends GrowableItemMatrix {
   private clusters: ClusterIndex | undefined;
   private clusteredSize = 0;
   private clusteredAt = 0;
+  /** Rows upserted since the vectors of the installed fit were taken. */
+  private delta = new Set<number>();
+  /** Rows upserted since the vectors of the fit in flight were taken. */
+  private nextDelta = new Set<number>();
+  /** Marks of rows already among a request's candidates, by request number. */
+  private marks = new Uint32Array(1024);
+  private request = 0;
   private fitting: Promise<void> | undefined;
   /** Wall-clock time each row's item was last written to the store, ms. */
   private writtenAt = new Float64Array(1024);
@@ -49,7 +64,7 @@ export class ItemIndex extends GrowableItemMatrix {
     store: StateStore,
     dimensions: number,
     now: () => number = Date.now,
-    metrics?: Pick<Metrics, 'indexLookups' | 'indexItems'>,
+    metrics?: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnclustered'>,
     clusterMinItems = Infinity,
     itemTtlMs = 0,
   ) {
@@ -92,7 +107,13 @@ export class ItemIndex extends GrowableItemMatrix {
   candidates(query: Float32Array): number[] | undefined {
     if (this.size < this.clusterMinItems) return undefined;
     this.refitIfStale();
-    return this.clusters?.candidates(query);
+    const rows = this.clusters?.candidates(query);
+    if (rows === undefined || this.delta.size === 0) return rows;
+    if (this.marks.length < this.size) this.marks = new Uint32Array(this.bias.length);
+    const mark = ++this.request;
+    for (const row of rows) this.marks[row] = mark;
+    for (const row of this.delta) if (this.marks[row] !== mark) rows.push(row);
+    return rows;
   }
 
   /** Fits clusters in a worker thread when there are none, the index grew, or they aged. */
@@ -102,15 +123,19 @@ export class ItemIndex extends GrowableItemMatrix {
     const stale =
       this.clusters === undefined ||
       this.size > this.clusteredSize * CLUSTER_REGROWTH ||
-      now - this.clusteredAt > CLUSTER_MAX_AGE_MS;
+      now - this.clusteredAt > CLUSTER_MAX_AGE_MS ||
+      (this.delta.size > this.size * DELTA_REFIT_SHARE && now - this.clusteredAt > CLUSTER_MIN_INTERVAL_MS);
     if (!stale) return;
     const size = this.size;
+    this.nextDelta = new Set();
     const table = { size, dimensions: this.dimensions, vectors: this.vectors.slice(0, size * this.dimensions), bias: new Float64Array(0) };
     this.fitting = fitInWorker(table)
       .then((fit) => {
         const clusters = new ClusterIndex();
         clusters.install(this, fit);
         this.clusters = clusters;
+        this.delta = this.nextDelta;
+        this.metrics?.indexUnclustered.set(this.delta.size);
         this.version++;
         this.clusteredSize = size;
         this.clusteredAt = now;
@@ -132,9 +157,12 @@ export class ItemIndex extends GrowableItemMatrix {
     this.staleSince = this.now();
   }
 
-  /** Refreshes unless the last refresh is younger than `maxAgeMs` and began after the last known change. */
-  async ensureFresh(maxAgeMs: number): Promise<void> {
-    const fresh = this.now() - this.refreshedAt <= maxAgeMs && this.refreshedAt > this.staleSince;
+  /**
+   * Refreshes unless the last refresh is younger than `maxAgeMs` and, with `ownWrites`, began
+   * after this process's last commit.
+   */
+  async ensureFresh(maxAgeMs: number, ownWrites = true): Promise<void> {
+    const fresh = this.now() - this.refreshedAt <= maxAgeMs && (!ownWrites || this.refreshedAt > this.staleSince);
     this.metrics?.indexLookups.inc({ result: fresh ? 'hit' : 'refresh' });
     if (fresh) return;
     await this.refresh();
@@ -168,6 +196,7 @@ export class ItemIndex extends GrowableItemMatrix {
     }
     this.refreshedAt = started;
     this.metrics?.indexItems.set(this.live);
+    this.metrics?.indexUnclustered.set(this.clusters === undefined ? 0 : this.delta.size);
     this.refitIfStale();
   }
 
@@ -201,6 +230,9 @@ export class ItemIndex extends GrowableItemMatrix {
     // A retired item written again is served again.
     if (existing !== undefined && this.bias[existing] === -Infinity) this.retired--;
     super.upsert(id, record);
+    const row = this.row(id) as number;
+    this.delta.add(row);
+    if (this.fitting !== undefined) this.nextDelta.add(row);
     this.agedStale = true;
     this.version++;
     // A changed item keeps its cluster until the next fit; a new one is placed now.

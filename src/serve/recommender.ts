@@ -47,7 +47,11 @@ export class Recommender {
   /** Longest an answer may lag the state, ms. */
   private readonly maxStalenessMs: number;
 
-  constructor(store: StateStore, index: ItemIndex, params: ModelParams, maxStalenessMs = 100) {
+  /** Whether this process's own commits refresh the index before the staleness bound. */
+  private readonly ownWrites: boolean;
+
+  constructor(store: StateStore, index: ItemIndex, params: ModelParams, maxStalenessMs = 100, ownWrites = true) {
+    this.ownWrites = ownWrites;
     this.store = store;
     this.index = index;
     this.scorer = new Scorer(params);
@@ -59,7 +63,7 @@ export class Recommender {
     const [user, clicked] = await Promise.all([
       this.store.getUser(userId),
       this.store.getClicked(userId),
-      this.index.ensureFresh(this.maxStalenessMs),
+      this.index.ensureFresh(this.maxStalenessMs, this.ownWrites),
     ]);
     const exclude = new Set(clicked);
     if (user === undefined || user.count === 0) {
@@ -99,7 +103,7 @@ export class Recommender {
 
   /** Items whose vectors point the same way (cosine similarity); undefined for an unknown item. */
   async similar(itemId: string, k: number): Promise<Scored[] | undefined> {
-    await this.index.ensureFresh(this.maxStalenessMs);
+    await this.index.ensureFresh(this.maxStalenessMs, this.ownWrites);
     if (this.index.position(itemId) === undefined) return undefined;
     return similarToItems(this.index, [itemId], k);
   }

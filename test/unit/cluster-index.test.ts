@@ -76,4 +76,18 @@ describe('cluster index', () => {
     index.rebuild(table);
     expect(index.candidates(user())).toContain(42);
   });
+
+  it('keeps the head at most twice its size while biases rise past its floor', () => {
+    const { table, user } = world(3_000, 8, 6);
+    const index = new ClusterIndex({ clusters: 32, probes: 1, head: 10 });
+    index.rebuild(table);
+    for (let row = 0; row < 1_000; row++) {
+      table.bias[row] = 10 + row / 1000;
+      index.update(table, row, false);
+    }
+    expect(index.headRows.length).toBeLessThanOrEqual(20);
+    // The highest biases made it in, and every query is offered them.
+    expect(index.headRows).toContain(999);
+    expect(index.candidates(user())).toContain(999);
+  });
 });

@@ -6,6 +6,7 @@ import { ItemIndex } from '../../src/serve/item-index.ts';
 import { similarToItems } from '../../src/scenarios/similar.ts';
 import { Scorer } from '../../src/model/scoring.ts';
 import { DEFAULT_MODEL_PARAMS } from '../../src/model/params.ts';
+import { seededRandom } from '../../src/model/random.ts';
 
 const record = (bias: number, vec: number[]): ItemRecord => ({ ts: 0, bias, views: 0, clicks: 0, vec: Float32Array.from(vec) });
 
@@ -56,4 +57,38 @@ describe('item index expiry', () => {
     await index.refresh();
     expect(index.live).toBe(1);
   });
+});
+
+describe('item index candidates while the model trains', () => {
+  it('offers every row changed since the clusters were fitted, once', async () => {
+    const store = new ScriptedStore();
+    const d = 8;
+    const random = seededRandom(3);
+    const items: ItemChanges['items'] = Array.from({ length: 3_000 }, (_, i) => [
+      `i${i}`,
+      record(0, Array.from({ length: d }, () => random() - 0.5)),
+      0,
+    ]);
+    store.feed.push({ seq: 1, items });
+    const index = new ItemIndex(store, d, Date.now, undefined, 1_000);
+    await index.refresh();
+    const query = Float32Array.from({ length: d }, (_, f) => (f === 0 ? 1 : 0));
+    const deadline = Date.now() + 20_000;
+    while (index.candidates(query) === undefined) {
+      if (Date.now() > deadline) throw new Error('no clusters fitted');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const before = index.candidates(query) as number[];
+    expect(before.length).toBeLessThan(3_000);
+
+    // Three rows move to where the query points; their clusters are those of their old vectors.
+    const offered = new Set(before);
+    const moved = items.map(([id]) => id).filter((id) => !offered.has(index.row(id) as number)).slice(0, 3);
+    expect(moved).toHaveLength(3);
+    store.feed.push({ seq: 2, items: moved.map((id) => [id, record(0, [5, 0, 0, 0, 0, 0, 0, 0]), 1]) });
+    await index.refresh();
+    const after = index.candidates(query) as number[];
+    for (const id of moved) expect(after).toContain(index.row(id));
+    expect(new Set(after).size).toBe(after.length);
+  }, 30_000);
 });
