@@ -112,9 +112,9 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
   });
   // The quality sample ranks with the serving index (one copy of the catalogue in memory) and
   // its own answer cache, reading the store directly: what the API would serve, uncached. It
-  // refreshes the index at most once a second, whatever this process commits.
+  // refreshes the index in the background at most once a second, and never waits for it.
   const quality = new PrequentialSampler({
-    recommender: new Recommender(store, index, params, 1000, false),
+    recommender: new Recommender(store, index, params, 1000, true),
     isPositive: (e) => model.isPositive(e),
     metrics,
   });

@@ -81,6 +81,7 @@ export function parseModelFile(file: YamlFile): ModelParams {
       poolSize: numberAt(file, model, ['negatives', 'poolSize'], d.negatives.poolSize, 0, 10_000_000, true),
       uniformShare: numberAt(file, model, ['negatives', 'uniformShare'], d.negatives.uniformShare, 0, 1),
       realWeight: numberAt(file, model, ['negatives', 'realWeight'], d.negatives.realWeight, 0, 1000),
+      perBatch: numberAt(file, model, ['negatives', 'perBatch'], d.negatives.perBatch, 0, 10_000_000, true),
     },
     halfLifeMs: {
       user: durationAt(file, model, ['halfLife', 'user'], d.halfLifeMs.user),

@@ -7,6 +7,12 @@ export interface NegativeOptions {
   /** Share of negatives drawn uniformly over distinct recent items instead of by popularity. */
   uniformShare: number;
   /**
+   * Most distinct sampled negatives in one batch. A batch whose clicks would draw more first
+   * draws this many, and each click then draws its negatives among them: the items a batch
+   * writes stay bounded, whatever its size. 0: no bound.
+   */
+  perBatch: number;
+  /**
    * Where a click has real negatives (views of the same user left unclicked in its batch), the
    * weight of all its pairs together, as a multiple of the click's weight, shared among them.
    */
@@ -32,16 +38,32 @@ export class NegativeSampler {
     this.random = random;
   }
 
-  sample(positive: string): string[] {
+  sample(positive: string, among?: readonly string[]): string[] {
     const { perPositive, uniformShare } = this.options;
     const out: string[] = [];
     if (this.recent.length === 0) return out;
     for (let attempt = 0; out.length < perPositive && attempt < perPositive * 4; attempt++) {
-      const pool = this.random() < uniformShare ? this.distinct : this.recent;
+      const pool = among ?? (this.random() < uniformShare ? this.distinct : this.recent);
       const id = pool[Math.floor(this.random() * pool.length)] as string;
       if (id !== positive) out.push(id);
     }
     return out;
+  }
+
+  /**
+   * The negatives a batch with `positives` sampled clicks draws among: undefined when they draw
+   * at most `perBatch` in all (each samples the whole pool), else `perBatch` distinct items
+   * drawn as single negatives are.
+   */
+  batchPool(positives: number): string[] | undefined {
+    const { perPositive, perBatch } = this.options;
+    if (perBatch <= 0 || positives * perPositive <= perBatch || this.recent.length === 0) return undefined;
+    const chosen = new Set<string>();
+    for (let attempt = 0; chosen.size < perBatch && attempt < perBatch * 4; attempt++) {
+      const pool = this.random() < this.options.uniformShare ? this.distinct : this.recent;
+      chosen.add(pool[Math.floor(this.random() * pool.length)] as string);
+    }
+    return [...chosen];
   }
 
   remember(itemId: string): void {

@@ -112,6 +112,12 @@ export class OnlineModel {
 
     const paired = events.map(() => false);
     const realNegatives = events.map(() => false);
+    let sampledClicks = 0;
+    for (const event of events) {
+      const history = this.isHistory(event);
+      if ((history || this.isPositive(event)) && (history || !views.has(event.userId))) sampledClicks++;
+    }
+    const among = this.sampler.batchPool(sampledClicks);
     const negatives = events.map((event, position) => {
       users.add(event.userId);
       items.add(event.itemId);
@@ -123,7 +129,7 @@ export class OnlineModel {
         realNegatives[position] = true;
         return real.map((index) => (events[index] as InteractionEvent).itemId);
       }
-      const sampled = this.sampler.sample(event.itemId);
+      const sampled = this.sampler.sample(event.itemId, among);
       for (const id of sampled) items.add(id);
       if (!history) this.sampler.remember(event.itemId);
       return sampled;

@@ -45,6 +45,6 @@ export const DEFAULT_MODEL_PARAMS: ModelParams = {
   seed: 42,
   weights: { click: 1, push_open: 1, view: 0.2, push_sent: 0 },
   historyWeight: 1,
-  negatives: { perPositive: 20, poolSize: 5000, uniformShare: 1, realWeight: 8 },
+  negatives: { perPositive: 20, poolSize: 5000, uniformShare: 1, realWeight: 8, perBatch: 256 },
   halfLifeMs: { user: 30 * 86_400_000, item: 7 * 86_400_000, trending: 86_400_000 },
 };

@@ -158,14 +158,18 @@ export class ItemIndex extends GrowableItemMatrix {
   }
 
   /**
-   * Refreshes unless the last refresh is younger than `maxAgeMs` and, with `ownWrites`, began
-   * after this process's last commit.
+   * Refreshes unless the last refresh is younger than `maxAgeMs` and began after this process's
+   * last commit. `background` (the quality sample) starts a refresh when one is due but answers
+   * from the index as it is, and ignores this process's own commits.
    */
-  async ensureFresh(maxAgeMs: number, ownWrites = true): Promise<void> {
+  async ensureFresh(maxAgeMs: number, background = false): Promise<void> {
+    const ownWrites = !background;
     const fresh = this.now() - this.refreshedAt <= maxAgeMs && (!ownWrites || this.refreshedAt > this.staleSince);
     this.metrics?.indexLookups.inc({ result: fresh ? 'hit' : 'refresh' });
     if (fresh) return;
-    await this.refresh();
+    if (!background) return this.refresh();
+    // A failed background refresh is retried by the next lookup that finds the index stale.
+    this.refresh().catch(() => undefined);
   }
 
   refresh(): Promise<void> {

@@ -47,11 +47,14 @@ export class Recommender {
   /** Longest an answer may lag the state, ms. */
   private readonly maxStalenessMs: number;
 
-  /** Whether this process's own commits refresh the index before the staleness bound. */
-  private readonly ownWrites: boolean;
+  /**
+   * True for the quality sample: the index is refreshed in the background when due, never
+   * waited for (the sample runs while a batch waits to be applied).
+   */
+  private readonly background: boolean;
 
-  constructor(store: StateStore, index: ItemIndex, params: ModelParams, maxStalenessMs = 100, ownWrites = true) {
-    this.ownWrites = ownWrites;
+  constructor(store: StateStore, index: ItemIndex, params: ModelParams, maxStalenessMs = 100, background = false) {
+    this.background = background;
     this.store = store;
     this.index = index;
     this.scorer = new Scorer(params);
@@ -63,7 +66,7 @@ export class Recommender {
     const [user, clicked] = await Promise.all([
       this.store.getUser(userId),
       this.store.getClicked(userId),
-      this.index.ensureFresh(this.maxStalenessMs, this.ownWrites),
+      this.index.ensureFresh(this.maxStalenessMs, this.background),
     ]);
     const exclude = new Set(clicked);
     if (user === undefined || user.count === 0) {
@@ -103,7 +106,7 @@ export class Recommender {
 
   /** Items whose vectors point the same way (cosine similarity); undefined for an unknown item. */
   async similar(itemId: string, k: number): Promise<Scored[] | undefined> {
-    await this.index.ensureFresh(this.maxStalenessMs, this.ownWrites);
+    await this.index.ensureFresh(this.maxStalenessMs, this.background);
     if (this.index.position(itemId) === undefined) return undefined;
     return similarToItems(this.index, [itemId], k);
   }

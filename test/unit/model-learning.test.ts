@@ -92,7 +92,7 @@ describe('history clicks', () => {
 
 describe('negative sampling', () => {
   function shares(uniformShare: number): number {
-    const sampler = new NegativeSampler({ perPositive: 1, poolSize: 100, uniformShare, realWeight: 1 }, seededRandom(5));
+    const sampler = new NegativeSampler({ perPositive: 1, poolSize: 100, uniformShare, realWeight: 1, perBatch: 0 }, seededRandom(5));
     for (let i = 0; i < 9; i++) sampler.remember('hot');
     sampler.remember('cold');
     let hot = 0;
@@ -105,8 +105,20 @@ describe('negative sampling', () => {
     expect(shares(1)).toBeCloseTo(0.5, 1);
   });
 
+  it('draws the negatives of a large batch among perBatch items, and those of a small one from the pool', () => {
+    const sampler = new NegativeSampler({ perPositive: 5, poolSize: 1000, uniformShare: 1, realWeight: 1, perBatch: 40 }, seededRandom(2));
+    for (let i = 0; i < 1000; i++) sampler.remember(`i${i}`);
+    expect(sampler.batchPool(8)).toBeUndefined(); // 40 draws at most: no bound needed
+    const among = sampler.batchPool(100) as string[];
+    expect(new Set(among).size).toBe(40);
+    const drawn = new Set<string>();
+    for (let i = 0; i < 100; i++) for (const id of sampler.sample('i1', among)) drawn.add(id);
+    expect([...drawn].every((id) => among.includes(id))).toBe(true);
+    expect(drawn.size).toBeGreaterThan(35);
+  });
+
   it('never returns the positive itself and forgets the oldest distinct items', () => {
-    const sampler = new NegativeSampler({ perPositive: 3, poolSize: 2, uniformShare: 1, realWeight: 1 }, seededRandom(1));
+    const sampler = new NegativeSampler({ perPositive: 3, poolSize: 2, uniformShare: 1, realWeight: 1, perBatch: 0 }, seededRandom(1));
     for (const id of ['a', 'b', 'c']) sampler.remember(id);
     const seen = new Set<string>();
     for (let i = 0; i < 200; i++) for (const id of sampler.sample('b')) seen.add(id);
