@@ -91,7 +91,9 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     : undefined;
 
   const itemTtlMs = store.kind === 'redis' ? config.itemTtlMs : 0;
-  const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexClusterMinItems, itemTtlMs);
+  const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexClusterMinItems, itemTtlMs, {
+    probes: config.indexClusterProbes,
+  });
   // In-process state needs no cache; Redis reads of hot keys are cached briefly and coalesced.
   const cacheTtlMs = store.kind === 'redis' ? config.serving.cacheTtlMs : 0;
   const reads = new CachedStateStore(store, { ttlMs: cacheTtlMs, maxEntries: config.serving.cacheMaxEntries });

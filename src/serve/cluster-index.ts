@@ -1,4 +1,5 @@
 import { seededRandom } from '../model/random.ts';
+import { dotAt } from '../model/scoring.ts';
 
 /** Row-major item vectors and biases, as kept by the item index. */
 export interface VectorTable {
@@ -29,12 +30,6 @@ export const DEFAULT_CLUSTER_OPTIONS: ClusterIndexOptions = {
   iterations: 8,
   seed: 7,
 };
-
-function dotAt(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, d: number): number {
-  let sum = 0;
-  for (let f = 0; f < d; f++) sum += (a[aOffset + f] as number) * (b[bOffset + f] as number);
-  return sum;
-}
 
 /**
  * An inverted-file candidate index for maximum inner product: items are

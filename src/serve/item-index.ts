@@ -4,7 +4,7 @@ import type { ItemRecord } from '../model/records.ts';
 import type { Scorer } from '../model/scoring.ts';
 import type { StateStore } from '../state/store.ts';
 import { Worker } from 'node:worker_threads';
-import { ClusterIndex, DEFAULT_CLUSTER_OPTIONS, type ClusterFit } from './cluster-index.ts';
+import { ClusterIndex, DEFAULT_CLUSTER_OPTIONS, type ClusterFit, type ClusterIndexOptions } from './cluster-index.ts';
 
 /** Rebuild the clusters when the index has grown by this factor since they were fitted. */
 const CLUSTER_REGROWTH = 1.5;
@@ -57,6 +57,7 @@ export class ItemIndex extends GrowableItemMatrix {
   private writtenAt = new Float64Array(1024);
   /** Items not written for this long have expired from the store and are retired here, ms; 0 never. */
   private readonly itemTtlMs: number;
+  private readonly clusterOptions: Partial<ClusterIndexOptions>;
   private retired = 0;
   private sweptAt = -Infinity;
 
@@ -67,6 +68,7 @@ export class ItemIndex extends GrowableItemMatrix {
     metrics?: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnclustered'>,
     clusterMinItems = Infinity,
     itemTtlMs = 0,
+    clusterOptions: Partial<ClusterIndexOptions> = {},
   ) {
     super(dimensions);
     this.store = store;
@@ -74,6 +76,7 @@ export class ItemIndex extends GrowableItemMatrix {
     this.metrics = metrics;
     this.clusterMinItems = clusterMinItems;
     this.itemTtlMs = itemTtlMs;
+    this.clusterOptions = clusterOptions;
   }
 
   /** Items that can be served: every row but the retired ones. */
@@ -131,7 +134,7 @@ export class ItemIndex extends GrowableItemMatrix {
     const table = { size, dimensions: this.dimensions, vectors: this.vectors.slice(0, size * this.dimensions), bias: new Float64Array(0) };
     this.fitting = fitInWorker(table)
       .then((fit) => {
-        const clusters = new ClusterIndex();
+        const clusters = new ClusterIndex(this.clusterOptions);
         clusters.install(this, fit);
         this.clusters = clusters;
         this.delta = this.nextDelta;

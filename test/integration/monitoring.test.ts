@@ -194,7 +194,7 @@ describe.skipIf(skip)('monitoring on a real Prometheus scraping a loaded engine'
       if (result.length === 0) empty.push(`${q.dashboard} / ${q.panel} (${q.refId}): ${expr}`);
       values.set(`${q.dashboard}/${q.panel}/${q.refId}`, result);
     }
-    expect(queries.length).toBe(39);
+    expect(queries.length).toBe(40);
     expect(empty).toEqual([]);
 
     // Panels whose values this load determines.
