@@ -60,7 +60,7 @@ export interface FreshetConfig {
   indexMaxStalenessMs: number;
   /** Items from which recommendations score cluster candidates instead of every item. INDEX_CLUSTER_MIN_ITEMS, default 20000. */
   indexClusterMinItems: number;
-  /** Clusters nearest the user whose items are scored. INDEX_CLUSTER_PROBES, default 8 (of 256). */
+  /** Clusters nearest the user whose items are scored. INDEX_CLUSTER_PROBES, default 16 (of 256). */
   indexClusterProbes: number;
   /** Redis keys of a user not written for this long expire, ms; 0 keeps them. USER_TTL_MS, default 90 days. */
   userTtlMs: number;
@@ -240,7 +240,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
     },
     indexMaxStalenessMs: integer(env, 'INDEX_MAX_STALENESS_MS', 100, 0, 600_000),
     indexClusterMinItems: integer(env, 'INDEX_CLUSTER_MIN_ITEMS', 20_000, 1, 1_000_000_000),
-    indexClusterProbes: integer(env, 'INDEX_CLUSTER_PROBES', 8, 1, 256),
+    indexClusterProbes: integer(env, 'INDEX_CLUSTER_PROBES', 16, 1, 256),
     userTtlMs: integer(env, 'USER_TTL_MS', 90 * 86_400_000, 0, 10 * 365 * 86_400_000),
     itemTtlMs: integer(env, 'ITEM_TTL_MS', 30 * 86_400_000, 0, 10 * 365 * 86_400_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
