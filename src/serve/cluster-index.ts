@@ -168,14 +168,35 @@ export class ClusterIndex {
     this.inHead = inHead;
   }
 
+  /** The `head` rows of highest bias, by a bounded min-heap: no sort of the whole table. */
   private rebuildHead(table: VectorTable): void {
-    const rows = Array.from({ length: table.size }, (_, r) => r)
-      .sort((a, b) => (table.bias[b] as number) - (table.bias[a] as number))
-      .slice(0, this.options.head);
+    const size = Math.min(this.options.head, table.size);
+    const heap = new Int32Array(size);
+    const bias = (row: number) => table.bias[row] as number;
+    const down = (at: number) => {
+      for (;;) {
+        const left = 2 * at + 1;
+        if (left >= size) return;
+        const right = left + 1;
+        const low = right < size && bias(heap[right] as number) < bias(heap[left] as number) ? right : left;
+        if (bias(heap[low] as number) >= bias(heap[at] as number)) return;
+        [heap[at], heap[low]] = [heap[low] as number, heap[at] as number];
+        at = low;
+      }
+    };
+    for (let row = 0; row < size; row++) heap[row] = row;
+    for (let at = (size >> 1) - 1; at >= 0; at--) down(at);
+    for (let row = size; row < table.size; row++) {
+      if (size > 0 && bias(row) > bias(heap[0] as number)) {
+        heap[0] = row;
+        down(0);
+      }
+    }
+    const rows = [...heap].sort((a, b) => bias(b) - bias(a));
     this.head = rows;
     this.inHead = new Uint8Array(this.clusterOf.length);
     for (const row of rows) this.inHead[row] = 1;
-    this.headFloor = rows.length < this.options.head ? -Infinity : (table.bias[rows.at(-1) as number] as number);
+    this.headFloor = rows.length < this.options.head ? -Infinity : bias(rows.at(-1) as number);
   }
 }
 

@@ -17,7 +17,7 @@ const CLUSTER_MAX_AGE_MS = 10 * 60_000;
  * more often than every CLUSTER_MIN_INTERVAL_MS.
  */
 const DELTA_REFIT_SHARE = 0.05;
-const CLUSTER_MIN_INTERVAL_MS = 10_000;
+const CLUSTER_MIN_INTERVAL_MS = 30_000;
 
 /**
  * An in-process copy of every item's vector and bias, laid out contiguously
