@@ -38,7 +38,8 @@ export class GrowableItemMatrix implements ItemMatrix {
     this.ts[row] = record.ts;
   }
 
-  private grow(capacity: number): void {
+  /** Makes room for `capacity` rows; subclasses with rows of their own grow those too. */
+  protected grow(capacity: number): void {
     const vectors = new Float32Array(capacity * this.dimensions);
     vectors.set(this.vectors);
     const bias = new Float64Array(capacity);

@@ -66,6 +66,16 @@ export function committedItem(stored: ItemRecord | undefined, id: string, effect
 }
 
 /**
+ * Whether a batch's write of item `id` moves its trending score: a record without a base, or
+ * an item clicked in the batch. Decay alone leaves ln(clicks) + rate * ts unchanged, so items
+ * the batch only aged (sampled negatives, views) keep their score. The Redis commit script
+ * gets this decision as the item's mode ('r' or 'c' move, 'm' does not).
+ */
+export function movesTrending(effects: BatchEffects, id: string): boolean {
+  return !effects.itemBases.has(id) || (effects.counts.get(id)?.clicks ?? 0) > 0;
+}
+
+/**
  * Trending score of an item: ln(decayed clicks) + rate * ts, which orders items by their
  * decayed clicks at any common time without rescaling; undefined for an item without clicks.
  */

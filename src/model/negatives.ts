@@ -39,15 +39,20 @@ export class NegativeSampler {
   }
 
   sample(positive: string, among?: readonly string[]): string[] {
-    const { perPositive, uniformShare } = this.options;
+    const { perPositive } = this.options;
     const out: string[] = [];
     if (this.recent.length === 0) return out;
     for (let attempt = 0; out.length < perPositive && attempt < perPositive * 4; attempt++) {
-      const pool = among ?? (this.random() < uniformShare ? this.distinct : this.recent);
-      const id = pool[Math.floor(this.random() * pool.length)] as string;
+      const id = among === undefined ? this.draw() : (among[Math.floor(this.random() * among.length)] as string);
       if (id !== positive) out.push(id);
     }
     return out;
+  }
+
+  /** One item of the pool: uniform over the distinct items with `uniformShare`, else by popularity. */
+  private draw(): string {
+    const pool = this.random() < this.options.uniformShare ? this.distinct : this.recent;
+    return pool[Math.floor(this.random() * pool.length)] as string;
   }
 
   /**
@@ -59,10 +64,7 @@ export class NegativeSampler {
     const { perPositive, perBatch } = this.options;
     if (perBatch <= 0 || positives * perPositive <= perBatch || this.recent.length === 0) return undefined;
     const chosen = new Set<string>();
-    for (let attempt = 0; chosen.size < perBatch && attempt < perBatch * 4; attempt++) {
-      const pool = this.random() < this.options.uniformShare ? this.distinct : this.recent;
-      chosen.add(pool[Math.floor(this.random() * pool.length)] as string);
-    }
+    for (let attempt = 0; chosen.size < perBatch && attempt < perBatch * 4; attempt++) chosen.add(this.draw());
     return [...chosen];
   }
 

@@ -39,9 +39,9 @@ export interface BatchEffects {
   items: Map<string, ItemRecord>;
   /**
    * The record each changed item started from: `stored` when it was read from the state store,
-   * otherwise the item's start record (src/model/online-mf.ts newItem). Stores merge the change
-   * from base to result into what they hold (src/model/item-merge.ts), so batches of other
-   * partitions or processes that touched the same item concurrently lose nothing. An item
+   * otherwise the item's start record (newItem). A store writes the batch's record if it still
+   * holds the base, and otherwise merges the two (src/model/item-merge.ts), so batches of other
+   * partitions or processes that touched the same item meanwhile are not overwritten. An item
    * without a base replaces the stored record.
    */
   itemBases: Map<string, { record: ItemRecord; stored: boolean }>;
@@ -112,26 +112,28 @@ export class OnlineModel {
 
     const paired = events.map(() => false);
     const realNegatives = events.map(() => false);
-    let sampledClicks = 0;
-    for (const event of events) {
+    // What each event learns against: nothing, the views it beat, or sampled negatives. The
+    // count of the last decides whether the batch draws its negatives among a bounded set.
+    const learnsAgainst = events.map((event) => {
       const history = this.isHistory(event);
-      if ((history || this.isPositive(event)) && (history || !views.has(event.userId))) sampledClicks++;
-    }
-    const among = this.sampler.batchPool(sampledClicks);
+      if (!history && !this.isPositive(event)) return 'nothing';
+      return !history && views.has(event.userId) ? 'views' : 'sampled';
+    });
+    const among = this.sampler.batchPool(learnsAgainst.filter((kind) => kind === 'sampled').length);
     const negatives = events.map((event, position) => {
       users.add(event.userId);
       items.add(event.itemId);
-      const history = this.isHistory(event);
-      if (!history && !this.isPositive(event)) return [];
-      const real = history ? undefined : views.get(event.userId);
-      if (real !== undefined) {
+      const kind = learnsAgainst[position];
+      if (kind === 'nothing') return [];
+      if (kind === 'views') {
+        const real = views.get(event.userId) as number[];
         for (const index of real) paired[index] = true;
         realNegatives[position] = true;
         return real.map((index) => (events[index] as InteractionEvent).itemId);
       }
       const sampled = this.sampler.sample(event.itemId, among);
       for (const id of sampled) items.add(id);
-      if (!history) this.sampler.remember(event.itemId);
+      if (!this.isHistory(event)) this.sampler.remember(event.itemId);
       return sampled;
     });
     const [userIds, itemIds] = [[...users], [...items]];

@@ -102,4 +102,3 @@ export function decodeItem(buf: Buffer, dimensions: number): ItemRecord | undefi
   const [ts, bias, views, clicks] = header as [number, number, number, number];
   return { ts, bias, views, clicks, vec: vectorOf(buf, ITEM_HEADER, dimensions) };
 }
-

@@ -54,7 +54,7 @@ export class ItemIndex extends GrowableItemMatrix {
   private request = 0;
   private fitting: Promise<void> | undefined;
   /** Wall-clock time each row's item was last written to the store, ms. */
-  private writtenAt = new Float64Array(1024);
+  private writtenAt = new Float64Array(this.bias.length);
   /** Items not written for this long have expired from the store and are retired here, ms; 0 never. */
   private readonly itemTtlMs: number;
   private readonly clusterOptions: Partial<ClusterIndexOptions>;
@@ -166,8 +166,7 @@ export class ItemIndex extends GrowableItemMatrix {
    * from the index as it is, and ignores this process's own commits.
    */
   async ensureFresh(maxAgeMs: number, background = false): Promise<void> {
-    const ownWrites = !background;
-    const fresh = this.now() - this.refreshedAt <= maxAgeMs && (!ownWrites || this.refreshedAt > this.staleSince);
+    const fresh = this.now() - this.refreshedAt <= maxAgeMs && (background || this.refreshedAt > this.staleSince);
     this.metrics?.indexLookups.inc({ result: fresh ? 'hit' : 'refresh' });
     if (fresh) return;
     if (!background) return this.refresh();
@@ -187,13 +186,7 @@ export class ItemIndex extends GrowableItemMatrix {
     const [changes, clock] = await Promise.all([this.store.itemsChangedSince(this.seq), this.store.clock()]);
     for (const [id, record, writtenAt] of changes.items) {
       this.upsert(id, record);
-      const row = this.row(id) as number;
-      if (row >= this.writtenAt.length) {
-        const grown = new Float64Array(this.bias.length);
-        grown.set(this.writtenAt);
-        this.writtenAt = grown;
-      }
-      this.writtenAt[row] = writtenAt;
+      this.writtenAt[this.row(id) as number] = writtenAt;
     }
     this.seq = changes.seq;
     this.retireExpired(started);
@@ -229,6 +222,13 @@ export class ItemIndex extends GrowableItemMatrix {
       this.agedStale = true;
       this.version++;
     }
+  }
+
+  protected override grow(capacity: number): void {
+    super.grow(capacity);
+    const writtenAt = new Float64Array(capacity);
+    writtenAt.set(this.writtenAt);
+    this.writtenAt = writtenAt;
   }
 
   override upsert(id: string, record: ItemRecord): void {

@@ -99,6 +99,7 @@ export class KafkaIngest implements DeadLetterSink {
       heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeout / 3)),
       // An idle fetch waits this long for data; a graceful stop waits for that fetch (default 5 s).
       maxWaitTimeInMs: 1_000,
+      // A fetch response holds every assigned partition's bytes: room for four full ones.
       ...(options.maxBytesPerPartition === undefined
         ? {}
         : { maxBytesPerPartition: options.maxBytesPerPartition, maxBytes: Math.max(10 * 2 ** 20, 4 * options.maxBytesPerPartition) }),

@@ -1,6 +1,6 @@
 import type { ContentEvent } from '../events/schema.ts';
 import type { StateSnapshot } from '../model/online-mf.ts';
-import { committedItem, trendingScore } from '../model/item-merge.ts';
+import { committedItem, movesTrending, trendingScore } from '../model/item-merge.ts';
 import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
 import { MemoryPushLedger } from '../push/ledger.ts';
@@ -73,9 +73,7 @@ export class MemoryStateStore implements StateStore {
         const merged = committedItem(this.items.get(id), id, effects);
         this.items.set(id, merged);
         this.itemSeq.set(id, this.seq);
-        // Decay alone leaves the score unchanged: only items clicked in the batch move.
-        const clicked = !effects.itemBases.has(id) || (effects.counts.get(id)?.clicks ?? 0) > 0;
-        const score = clicked ? trendingScore(merged, effects.rates.trending) : undefined;
+        const score = movesTrending(effects, id) ? trendingScore(merged, effects.rates.trending) : undefined;
         if (score !== undefined) this.trend.set(id, score);
       }
       for (const [id, delta] of effects.counts) {

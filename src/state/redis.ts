@@ -3,7 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { ContentEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import type { BatchEffects, StateSnapshot } from '../model/online-mf.ts';
-import { addedCounts } from '../model/item-merge.ts';
+import { addedCounts, movesTrending } from '../model/item-merge.ts';
 import {
   decodeItem,
   decodeUser,
@@ -160,11 +160,11 @@ export class RedisStateStore implements StateStore {
       itemIds.id(id);
       items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
       const base = effects?.itemBases.get(id);
-      if (base === undefined) {
+      if (effects === undefined || base === undefined) {
         modes += 'r-';
         continue;
       }
-      modes += (effects?.counts.get(id)?.clicks ?? 0) > 0 ? 'c' : 'm';
+      modes += movesTrending(effects, id) ? 'c' : 'm';
       modes += base.stored ? '-' : '+';
       const b = base.record;
       const added = addedCounts(b, r, rates);
