@@ -15,9 +15,11 @@ end
 local trendingCap = tonumber(ARGV[6])
 -- Keys of users and items not written for this long expire, ms; 0 keeps them.
 local userTtl, itemTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
-local i = 9
+-- Length of the factor vectors in the records.
+local dims = tonumber(ARGV[9])
+local i = 10
 
--- Variadic commands in chunks: one call per 500 keys, not one per key (a batch
+-- Variadic commands in chunks of 1,000 arguments, not one call per key (a batch
 -- writes thousands), and well under Lua's limit on unpacked arguments.
 local CHUNK = 1000
 local function chunked(command, key, args, option)
@@ -47,7 +49,6 @@ end
 
 local userIds, userData = ids(ARGV[i]), ARGV[i + 1]
 i = i + 2
-local dims = tonumber(ARGV[i + 2])
 local USER_BYTES = 16 + 4 * dims
 local users = {}
 for k, id in ipairs(userIds) do
@@ -72,8 +73,8 @@ store(users, userTtl)
 -- and the views and clicks the batch added are added to the stored counters, all aged
 -- to the later time.
 local itemRate, trendRate = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-local itemIds, modes, itemData = ids(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5]
-i = i + 6
+local itemIds, modes, itemData = ids(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
+i = i + 5
 local RECORD = '<dddd' .. string.rep('f', dims)
 local ITEM_BYTES = 32 + 4 * dims
 local function aged(rate, value, from, to)

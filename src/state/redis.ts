@@ -121,6 +121,7 @@ export class RedisStateStore implements StateStore {
       TRENDING_CAP,
       this.ttl.userMs,
       this.ttl.itemMs,
+      this.dimensions,
     ];
     args.push(...this.packEffects(batch.effects));
     if (batch.analytics === undefined) args.push('', '');
@@ -136,7 +137,7 @@ export class RedisStateStore implements StateStore {
 
   /**
    * Users, items, counters and clicks of a batch as a few packed arguments (src/state/packed.ts):
-   * user ids and records; decay rates, dimensions, item ids, modes and item data; counted item
+   * user ids and records; decay rates, item ids, modes and item data; counted item
    * ids and view/click counts; clicking user ids and clicked item ids. Each item is its record,
    * and two mode characters: 'r' (the record replaces), 'm' (merge: the record is written if the
    * stored one is still the one the batch read, see src/model/item-merge.ts) or 'c' (merge,
@@ -187,7 +188,7 @@ export class RedisStateStore implements StateStore {
     }
     return [
       userIds.toBuffer(), users.toBuffer(),
-      String(rates.item), String(rates.trending), dims, itemIds.toBuffer(), modes, items.toBuffer(),
+      String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
       countIds.toBuffer(), counts.toBuffer(),
       clickUsers.toBuffer(), clickItems.toBuffer(),
     ];
