@@ -1,10 +1,15 @@
 import type { ItemMatrix } from './scoring.ts';
 import type { ItemRecord } from './records.ts';
+import { VectorArena } from './vector-arena.ts';
 
-/** A growable in-process copy of item records, row per item, for ranking all items at once. */
+/**
+ * A growable in-process copy of item records, row per item, for ranking all items at once.
+ * The vectors live in a `VectorArena`, so that the SIMD kernel scores them in place.
+ */
 export class GrowableItemMatrix implements ItemMatrix {
   readonly dimensions: number;
   readonly ids: string[] = [];
+  readonly arena: VectorArena;
   vectors: Float32Array;
   bias: Float64Array;
   ts: Float64Array;
@@ -12,7 +17,8 @@ export class GrowableItemMatrix implements ItemMatrix {
 
   constructor(dimensions: number, capacity = 1024) {
     this.dimensions = dimensions;
-    this.vectors = new Float32Array(capacity * dimensions);
+    this.arena = new VectorArena(dimensions, capacity);
+    this.vectors = this.arena.vectors;
     this.bias = new Float64Array(capacity);
     this.ts = new Float64Array(capacity);
   }
@@ -40,13 +46,12 @@ export class GrowableItemMatrix implements ItemMatrix {
 
   /** Makes room for `capacity` rows; subclasses with rows of their own grow those too. */
   protected grow(capacity: number): void {
-    const vectors = new Float32Array(capacity * this.dimensions);
-    vectors.set(this.vectors);
+    this.arena.grow(capacity);
     const bias = new Float64Array(capacity);
     bias.set(this.bias);
     const ts = new Float64Array(capacity);
     ts.set(this.ts);
-    this.vectors = vectors;
+    this.vectors = this.arena.vectors;
     this.bias = bias;
     this.ts = ts;
   }

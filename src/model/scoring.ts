@@ -2,6 +2,7 @@ import { decayFactor, decayRate } from './decay.ts';
 import type { ModelParams } from './params.ts';
 import type { ItemRecord } from './records.ts';
 import { TopK, type Scored } from './topk.ts';
+import type { VectorArena } from './vector-arena.ts';
 
 /**
  * Dot product of `d` floats of `a` from `aOffset` and of `b` from `bOffset`: the scoring
@@ -34,6 +35,8 @@ export interface ItemMatrix {
   readonly bias: Float64Array;
   /** Event time each item's bias is stated at. */
   readonly ts: Float64Array;
+  /** The arena `vectors` lives in, when it is one: rows are then scored by its SIMD kernel. */
+  readonly arena?: VectorArena;
 }
 
 /**
@@ -65,7 +68,10 @@ export class Scorer {
     }
   }
 
-  /** As `rank`, with the aged biases computed once beforehand (`agedBiases`). */
+  /**
+   * As `rank`, with the aged biases computed once beforehand (`agedBiases`). The dot products
+   * come from the matrix's arena when it has one (float32 sums, SIMD), else from `dotAt`.
+   */
   rankAged(
     user: Float32Array,
     matrix: ItemMatrix,
@@ -80,9 +86,11 @@ export class Scorer {
     const ids = matrix.ids;
     let threshold = -Infinity;
     const count = rows === undefined ? matrix.size : rows.length;
+    const dots = matrix.arena?.dots(user, rows, count);
     for (let i = 0; i < count; i++) {
       const row = rows === undefined ? i : (rows[i] as number);
-      const score = (aged[row] as number) + dotAt(user, 0, vectors, row * d, d);
+      const dot = dots === undefined ? dotAt(user, 0, vectors, row * d, d) : (dots[i] as number);
+      const score = (aged[row] as number) + dot;
       if (score > threshold) {
         const id = ids[row] as string;
         if (!exclude.has(id)) {
