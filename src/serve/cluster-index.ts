@@ -1,5 +1,5 @@
 import { seededRandom } from '../model/random.ts';
-import { dotAt } from '../model/scoring.ts';
+import { VectorArena } from '../model/vector-arena.ts';
 
 /** Row-major item vectors and biases, as kept by the item index. */
 export interface VectorTable {
@@ -41,7 +41,8 @@ export const DEFAULT_CLUSTER_OPTIONS: ClusterIndexOptions = {
 export class ClusterIndex {
   readonly options: ClusterIndexOptions;
   private dimensions = 0;
-  private centroids: Float32Array = new Float32Array(0);
+  /** Centroids (unit length), scored by the SIMD kernel. */
+  private centroids: VectorArena | undefined;
   private clusterOf = new Int32Array(0);
   private members: number[][] = [];
   private slot = new Int32Array(0);
@@ -70,7 +71,7 @@ export class ClusterIndex {
     const { dimensions: d, size } = table;
     const k = fit.centroids.length / d;
     this.dimensions = d;
-    this.centroids = fit.centroids;
+    this.centroids = centroidArena(fit.centroids, d);
     this.members = Array.from({ length: k }, () => []);
     this.clusterOf = new Int32Array(Math.max(size, 1024)).fill(-1);
     this.slot = new Int32Array(this.clusterOf.length);
@@ -111,10 +112,9 @@ export class ClusterIndex {
 
   /** Rows worth scoring exactly for a query vector (the head first, each row once). */
   candidates(query: Float32Array): number[] {
-    const d = this.dimensions;
     const k = this.members.length;
-    const scores = new Float64Array(k);
-    for (let c = 0; c < k; c++) scores[c] = dotAt(query, 0, this.centroids, c * d, d);
+    if (this.centroids === undefined) return [];
+    const scores = this.centroids.dots(query, undefined, k);
     const probes = Math.min(this.options.probes, k);
     const chosen = new Int32Array(probes).fill(-1);
     for (let c = 0; c < k; c++) {
@@ -134,7 +134,8 @@ export class ClusterIndex {
   }
 
   private place(table: VectorTable, row: number): void {
-    this.join(nearestCentroid(this.centroids, this.members.length, table.vectors, row * this.dimensions, this.dimensions), row);
+    const d = this.dimensions;
+    this.join(nearestCentroid(this.centroids as VectorArena, this.members.length, table.vectors.subarray(row * d, (row + 1) * d)), row);
   }
 
   private join(cluster: number, row: number): void {
@@ -213,11 +214,19 @@ function normalize(values: Float32Array, offset: number, d: number): void {
   for (let f = 0; f < d; f++) values[offset + f] = (values[offset + f] as number) / norm;
 }
 
-function nearestCentroid(centroids: Float32Array, k: number, vectors: Float32Array, offset: number, d: number): number {
+/** Centroids of `d` floats each, copied into an arena of their own. */
+function centroidArena(centroids: Float32Array, d: number): VectorArena {
+  const arena = new VectorArena(d, Math.max(1, centroids.length / d));
+  arena.vectors.set(centroids);
+  return arena;
+}
+
+function nearestCentroid(centroids: VectorArena, k: number, vector: Float32Array): number {
+  const scores = centroids.dots(vector, undefined, k);
   let best = 0;
   let bestScore = -Infinity;
   for (let c = 0; c < k; c++) {
-    const score = dotAt(vectors, offset, centroids, c * d, d);
+    const score = scores[c] as number;
     if (score > bestScore) {
       bestScore = score;
       best = c;
@@ -244,8 +253,10 @@ export function fitClusters(table: VectorTable, options: ClusterIndexOptions): C
 
   const centroids = sample.slice(0, k * d);
   const assigned = new Int32Array(taken);
+  const arena = new VectorArena(d, k);
   for (let iteration = 0; iteration < options.iterations; iteration++) {
-    for (let i = 0; i < taken; i++) assigned[i] = nearestCentroid(centroids, k, sample, i * d, d);
+    arena.vectors.set(centroids);
+    for (let i = 0; i < taken; i++) assigned[i] = nearestCentroid(arena, k, sample.subarray(i * d, (i + 1) * d));
     centroids.fill(0);
     for (let i = 0; i < taken; i++) {
       const base = (assigned[i] as number) * d;
@@ -254,7 +265,8 @@ export function fitClusters(table: VectorTable, options: ClusterIndexOptions): C
     for (let c = 0; c < k; c++) normalize(centroids, c * d, d);
   }
 
+  arena.vectors.set(centroids);
   const assignment = new Int32Array(size);
-  for (let row = 0; row < size; row++) assignment[row] = nearestCentroid(centroids, k, table.vectors, row * d, d);
+  for (let row = 0; row < size; row++) assignment[row] = nearestCentroid(arena, k, table.vectors.subarray(row * d, (row + 1) * d));
   return { centroids, assignment };
 }
