@@ -61,7 +61,7 @@ export function committedItem(stored: ItemRecord | undefined, id: string, effect
   if (result === undefined) throw new Error(`item ${id} is not in the batch`);
   const base = effects.itemBases.get(id);
   const unchanged = stored === undefined || (base !== undefined && base.stored && sameHeader(stored, base.record));
-  if (base === undefined || unchanged) return { ...result, vec: Float32Array.from(result.vec) };
+  if (base === undefined || unchanged) return { ...result, vec: result.vec.slice() };
   return mergeConcurrent(stored, result, addedCounts(base.record, result, effects.rates), effects.rates);
 }
 

@@ -218,7 +218,7 @@ export class OnlineModel {
       const stored = snapshot.users.get(id);
       user = stored === undefined
         ? { ts, count: 0, vec: this.startVector(`u:${id}`) }
-        : { ts: stored.ts, count: stored.count, vec: Float32Array.from(stored.vec) };
+        : { ts: stored.ts, count: stored.count, vec: stored.vec.slice() };
       effects.users.set(id, user);
     }
     if (ts > user.ts) {
@@ -234,7 +234,7 @@ export class OnlineModel {
     if (item === undefined) {
       const stored = snapshot.items.get(id);
       const base = stored ?? this.newItem(id, ts);
-      item = { ...base, vec: Float32Array.from(base.vec) };
+      item = { ...base, vec: base.vec.slice() };
       effects.items.set(id, item);
       effects.itemBases.set(id, { record: base, stored: stored !== undefined });
     }

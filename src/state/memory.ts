@@ -14,11 +14,11 @@ import {
 } from './store.ts';
 
 function copyUser(r: UserRecord): UserRecord {
-  return { ...r, vec: Float32Array.from(r.vec) };
+  return { ...r, vec: r.vec.slice() };
 }
 
 function copyItem(r: ItemRecord): ItemRecord {
-  return { ...r, vec: Float32Array.from(r.vec) };
+  return { ...r, vec: r.vec.slice() };
 }
 
 /**

@@ -8,8 +8,9 @@ export class Packer {
   private buf: Buffer;
   private length = 0;
 
-  constructor(initialBytes = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(initialBytes);
+  /** `initialBytes`: the expected size; the buffer doubles when it falls short. */
+  constructor(initialBytes = 1024) {
+    this.buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
   }
 
   /** An id: its UTF-8 length in bytes as a little-endian uint16, then the bytes. */

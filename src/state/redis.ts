@@ -147,15 +147,18 @@ export class RedisStateStore implements StateStore {
    */
   private packEffects(effects: BatchEffects | undefined): Array<string | Buffer | number> {
     const dims = this.dimensions;
-    const userIds = new Packer();
-    const users = new Packer();
+    // Sized for the batch (ids of about 30 bytes), so that a small batch allocates little.
+    const userCount = effects?.users.size ?? 0;
+    const itemCount = effects?.items.size ?? 0;
+    const userIds = new Packer(userCount * 32);
+    const users = new Packer(userCount * userBytes(dims));
     for (const [id, r] of effects?.users ?? []) {
       userIds.id(id);
       users.put(userBytes(dims), (buf, at) => writeUser(buf, at, r));
     }
     const rates = effects?.rates ?? { item: 0, trending: 0 };
-    const itemIds = new Packer();
-    const items = new Packer(256 * 1024);
+    const itemIds = new Packer(itemCount * 32);
+    const items = new Packer(itemCount * (itemBytes(dims) + ITEM_HEADER_BYTES + 16));
     let modes = '';
     for (const [id, r] of effects?.items ?? []) {
       itemIds.id(id);
@@ -171,15 +174,16 @@ export class RedisStateStore implements StateStore {
       const added = addedCounts(b, r, rates);
       items.put(ITEM_HEADER_BYTES + 16, (buf, at) => writeDoubles(buf, at, [b.ts, b.bias, b.views, b.clicks, added.views, added.clicks]));
     }
-    const countIds = new Packer();
-    const counts = new Packer();
+    const countCount = effects?.counts.size ?? 0;
+    const countIds = new Packer(countCount * 32);
+    const counts = new Packer(countCount * 8);
     for (const [id, c] of effects?.counts ?? []) {
       countIds.id(id);
       counts.uint32(c.views);
       counts.uint32(c.clicks);
     }
-    const clickUsers = new Packer();
-    const clickItems = new Packer();
+    const clickUsers = new Packer(1024);
+    const clickItems = new Packer(1024);
     for (const [user, clicked] of effects?.clicked ?? []) {
       for (const item of clicked) {
         clickUsers.id(user);
