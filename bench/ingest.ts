@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { InteractionEvent } from '../src/events/schema.ts';
 import { startEngine, type EngineProcess } from '../test/support/engine-process.ts';
-import { committedTotal, cpuSeconds, kafkaClient, produceAll, rssBytes, sleep, uniqueName, type Servers } from './support.ts';
+import { committedTotal, cpuSeconds, kafkaClient, machineBusySeconds, produceAll, redisCpuSeconds, rssBytes, sleep, uniqueName, type Servers } from './support.ts';
 
 export interface IngestResult {
   processes: number;
@@ -10,6 +10,9 @@ export interface IngestResult {
   eventsPerSecond: number;
   engineCpuSeconds: number;
   eventsPerCpuSecond: number;
+  /** CPU-seconds of the Redis server and of the whole machine (every process) during the run. */
+  redisCpuSeconds: number;
+  machineCpuSeconds: number;
   peakRssBytes: number;
   /** RSS when the committed count first reached 200,000 and at the end. */
   rssAt200k: number;
@@ -111,6 +114,9 @@ export async function benchIngest(
   for (let i = 0; i < processes; i++) engines.push(await startEngine(env));
   const pids = engines.map((e) => e.child.pid as number);
   const cpuBefore = pids.map(cpuSeconds);
+  const redis = new Redis(srv.redisUrl);
+  const redisBefore = await redisCpuSeconds(redis);
+  const machineBefore = machineBusySeconds();
 
   const admin = kafka.admin();
   await admin.connect();
@@ -133,10 +139,11 @@ export async function benchIngest(
   }
   const seconds = (performance.now() - started) / 1000;
   const engineCpu = pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - (cpuBefore[i] as number), 0);
+  const machineCpu = machineBusySeconds() - machineBefore;
+  const redisCpu = (await redisCpuSeconds(redis)) - redisBefore;
   const rssAtEnd = Math.max(...pids.map(rssBytes));
   await admin.disconnect();
 
-  const redis = new Redis(srv.redisUrl);
   const bytes = await redisBytes(redis, prefix);
   return {
     result: {
@@ -146,6 +153,8 @@ export async function benchIngest(
       eventsPerSecond: events.length / seconds,
       engineCpuSeconds: engineCpu,
       eventsPerCpuSecond: events.length / engineCpu,
+      redisCpuSeconds: redisCpu,
+      machineCpuSeconds: machineCpu,
       peakRssBytes: peak,
       rssAt200k,
       rssAtEnd,

@@ -8,7 +8,11 @@
  *   --api-seconds N       length of the API load (default 20)
  *   --freshness-seconds N length of the freshness run (default 20)
  *   --skip-two            skip the two-process ingest
+ *
+ * BENCH_ENGINE_NODE_OPTIONS becomes the engines' NODE_OPTIONS (a profiler, say), and
+ * BENCH_ENGINE_LOG names a file that receives the first engine's output when it stops.
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { defaultDatasetPath, readBrunch } from '../src/sources/datasets.ts';
 import type { InteractionEvent } from '../src/events/schema.ts';
@@ -41,6 +45,11 @@ const one = await benchIngest(srv, events, 1, log);
 const r1 = one.result;
 rows.push({ name: 'ingest, 1 process', value: r1.eventsPerSecond, unit: 'events/s', target: '>= 50000' });
 rows.push({ name: 'ingest, 1 process, per engine CPU-second', value: r1.eventsPerCpuSecond, unit: 'events/cpu-s', target: '' });
+// Where the machine's two cores went during the ingest: the engine, the Redis server, and everything.
+const per100k = (seconds: number) => (seconds * 100_000) / r1.events;
+rows.push({ name: 'ingest, 1 process: engine CPU per 100,000 events', value: per100k(r1.engineCpuSeconds), unit: 'cpu-s', target: '' });
+rows.push({ name: 'ingest, 1 process: Redis CPU per 100,000 events', value: per100k(r1.redisCpuSeconds), unit: 'cpu-s', target: '' });
+rows.push({ name: 'ingest, 1 process: machine CPU per 100,000 events', value: per100k(r1.machineCpuSeconds), unit: 'cpu-s', target: '' });
 
 const engine = one.engines[0];
 if (engine === undefined) throw new Error('no engine');
@@ -65,6 +74,7 @@ rows.push({ name: `engine RSS after ${events.length.toLocaleString()} events`, v
 rows.push({ name: 'engine RSS growth, 200,000 to end', value: r1.rssAt200k > 0 ? r1.rssAtEnd / r1.rssAt200k : Number.NaN, unit: 'ratio', target: '<= 1.10' });
 rows.push({ name: 'redis bytes per user', value: r1.redisBytesPerUser, unit: 'bytes', target: '' });
 rows.push({ name: 'redis bytes per item', value: r1.redisBytesPerItem, unit: 'bytes', target: '' });
+if (process.env.BENCH_ENGINE_LOG) writeFileSync(process.env.BENCH_ENGINE_LOG, engine.logs());
 await one.cleanup();
 
 if (!values['skip-two']) {
