@@ -91,4 +91,44 @@ describe('item index candidates while the model trains', () => {
     for (const id of moved) expect(after).toContain(index.row(id));
     expect(new Set(after).size).toBe(after.length);
   }, 30_000);
+
+  it('refits once rows have changed, not before 30 s after the last fit, and then scans them no more', async () => {
+    const store = new ScriptedStore();
+    const d = 8;
+    const random = seededRandom(4);
+    const vector = () => Array.from({ length: d }, () => random() - 0.5);
+    store.feed.push({ seq: 1, items: Array.from({ length: 2_000 }, (_, i) => [`i${i}`, record(0, vector()), 0]) });
+    let now = 1_000_000;
+    let unclustered = Number.NaN;
+    const metrics = {
+      indexLookups: { inc: () => undefined },
+      indexItems: { set: () => undefined },
+      indexUnclustered: { set: (value: number) => (unclustered = value) },
+    } as unknown as ConstructorParameters<typeof ItemIndex>[3];
+    const index = new ItemIndex(store, d, () => now, metrics, 1_000);
+    await index.refresh();
+    const query = Float32Array.from(vector());
+    const until = async (done: () => boolean, what: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(what);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await until(() => index.candidates(query) !== undefined, 'no clusters fitted');
+    const version = index.version;
+
+    store.feed.push({ seq: 2, items: [0, 1, 2].map((i) => [`i${i}`, record(0, vector()), 1]) });
+    await index.refresh();
+    expect(unclustered).toBe(3);
+    now += 29_000;
+    index.candidates(query);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([unclustered, index.version]).toEqual([3, version + 3]);
+
+    now += 2_000;
+    index.candidates(query);
+    await until(() => unclustered === 0, 'the changed rows were not refitted');
+    expect(index.version).toBe(version + 4);
+  }, 30_000);
 });
