@@ -35,10 +35,7 @@ local prefix, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local touched = {}
 for i = 4, #ARGV, 3 do
   local key = prefix .. ARGV[i]
-  local current = redis.call('ZSCORE', key, ARGV[i + 1])
-  if not current or tonumber(current) < tonumber(ARGV[i + 2]) then
-    redis.call('ZADD', key, ARGV[i + 2], ARGV[i + 1])
-  end
+  redis.call('ZADD', key, 'GT', ARGV[i + 2], ARGV[i + 1])
   touched[key] = true
 end
 for key in pairs(touched) do

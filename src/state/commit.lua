@@ -151,11 +151,17 @@ for k, id in ipairs(countIds) do
   touch(key, itemTtl)
 end
 
+-- A user's clicks come together: one SADD and one expiry per user.
 local clickUsers, clickItems = ids(ARGV[i]), ids(ARGV[i + 1])
 i = i + 2
-for k, user in ipairs(clickUsers) do
-  redis.call('SADD', p .. 'clk:' .. user, clickItems[k])
-  touch(p .. 'clk:' .. user, userTtl)
+local from = 1
+for k = 1, #clickUsers do
+  if clickUsers[k + 1] ~= clickUsers[k] then
+    local key = p .. 'clk:' .. clickUsers[k]
+    for at = from, k, CHUNK do redis.call('SADD', key, unpack(clickItems, at, math.min(at + CHUNK - 1, k))) end
+    touch(key, userTtl)
+    from = k + 1
+  end
 end
 
 chunked('ZADD', p .. 'trend', scores)

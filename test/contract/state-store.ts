@@ -76,6 +76,27 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect(await store.pendingAnalyticsCount()).toBe(1);
     });
 
+    it("keeps every click of a batch in each user's clicked set, more than Lua unpacks at once for one user", async () => {
+      const many = Array.from({ length: 9_000 }, (_, n) => `many-${n}`);
+      const ok = await store.commit({
+        partition: 'g/clicks/0',
+        expectedOffset: null,
+        nextOffset: '3',
+        effects: effects({
+          clicked: new Map([
+            ['c1', new Set(['a', 'b'])],
+            ['c2', new Set(many)],
+            ['c3', new Set(['a'])],
+          ]),
+        }),
+        analytics: undefined,
+      });
+      expect(ok).toBe(true);
+      expect((await store.getClicked('c1')).sort()).toEqual(['a', 'b']);
+      expect((await store.getClicked('c2')).sort()).toEqual([...many].sort());
+      expect(await store.getClicked('c3')).toEqual(['a']);
+    });
+
     it('refuses a batch whose expected offset is stale (fencing)', async () => {
       const ok = await store.commit({
         partition: 'g/t/0',
