@@ -81,10 +81,23 @@ export class Scorer {
     rows?: readonly number[],
   ): Scored[] {
     const top = new TopK(k);
+    this.scoreInto(top, user, matrix, aged, exclude, rows);
+    return top.result();
+  }
+
+  /** Pushes the scores of `rows` (every row when undefined) into `top`, skipping `exclude`. */
+  scoreInto(
+    top: TopK,
+    user: Float32Array,
+    matrix: ItemMatrix,
+    aged: Float64Array,
+    exclude: ReadonlySet<string>,
+    rows?: readonly number[],
+  ): void {
     const d = matrix.dimensions;
     const vectors = matrix.vectors;
     const ids = matrix.ids;
-    let threshold = -Infinity;
+    let threshold = top.threshold;
     const count = rows === undefined ? matrix.size : rows.length;
     const dots = matrix.arena?.dots(user, rows, count);
     for (let i = 0; i < count; i++) {
@@ -99,7 +112,6 @@ export class Scorer {
         }
       }
     }
-    return top.result();
   }
 
   /**

@@ -76,11 +76,12 @@ export class VectorArena {
    * The dot product of `query` with rows `rows[0..count)`, or with rows 0..count when `rows` is
    * undefined, summed in float32. The result is scratch: valid until the next call.
    */
-  dots(query: Float32Array, rows: readonly number[] | undefined, count: number): Float32Array {
+  dots(query: Float32Array, rows: ArrayLike<number> | undefined, count: number): Float32Array {
     if (count > this.capacity) throw new RangeError(`${count} rows asked of an arena of ${this.capacity}`);
     this.query.set(query.subarray(0, this.dimensions));
     const scratch = this.rows;
     if (rows === undefined) for (let i = 0; i < count; i++) scratch[i] = i;
+    else if (rows instanceof Int32Array) scratch.set(rows.subarray(0, count));
     else for (let i = 0; i < count; i++) scratch[i] = rows[i] as number;
     this.kernel.dots(0, this.tableAt, this.dimensions, this.rowsAt, count, this.outAt);
     return this.out;

@@ -1,4 +1,5 @@
 import { seededRandom } from '../model/random.ts';
+import type { TopK } from '../model/topk.ts';
 import { VectorArena } from '../model/vector-arena.ts';
 
 /** Row-major item vectors and biases, as kept by the item index. */
@@ -49,6 +50,20 @@ export class ClusterIndex {
   private head: number[] = [];
   private inHead = new Uint8Array(0);
   private headFloor = Infinity;
+  /**
+   * The vectors of the rows the fit assigned, copied at install in cluster order (a cluster's
+   * rows side by side), so that a query scans memory in order: about half the time per row of
+   * reading the same rows where they lie in the table. A row changed since is `stale` here and
+   * scored from the table instead (the item index scans every changed row).
+   */
+  private packed: VectorArena | undefined;
+  /** First position of each cluster's packed rows, and one past the last cluster's. */
+  private packedStart = new Int32Array(0);
+  private packedRow = new Int32Array(0);
+  /** Each row's packed position, -1 for a row placed since the install. */
+  private packedAt = new Int32Array(0);
+  private stale = new Uint8Array(0);
+  private positions = new Int32Array(0);
 
   constructor(options: Partial<ClusterIndexOptions> = {}) {
     this.options = { ...DEFAULT_CLUSTER_OPTIONS, ...options };
@@ -65,9 +80,10 @@ export class ClusterIndex {
 
   /**
    * Takes a fit (made here or in a worker thread from a copy of the table).
-   * Rows the fit did not see (added since) are placed now.
+   * Rows the fit did not see (added since) are placed now. `changed`: rows whose
+   * vectors changed since the fit's copy was taken (their packed copies are stale).
    */
-  install(table: VectorTable, fit: ClusterFit): void {
+  install(table: VectorTable, fit: ClusterFit, changed: Iterable<number> = []): void {
     const { dimensions: d, size } = table;
     const k = fit.centroids.length / d;
     this.dimensions = d;
@@ -75,12 +91,45 @@ export class ClusterIndex {
     this.members = Array.from({ length: k }, () => []);
     this.clusterOf = new Int32Array(Math.max(size, 1024)).fill(-1);
     this.slot = new Int32Array(this.clusterOf.length);
+    const fitted = Math.min(size, fit.assignment.length);
     for (let row = 0; row < size; row++) {
-      const cluster = row < fit.assignment.length ? (fit.assignment[row] as number) : -1;
+      const cluster = row < fitted ? (fit.assignment[row] as number) : -1;
       if (cluster < 0) this.place(table, row);
       else this.join(cluster, row);
     }
+    this.pack(table, fit.assignment, fitted, k);
+    for (const row of changed) this.markStale(row);
     this.rebuildHead(table);
+  }
+
+  /** Copies the fitted rows' vectors in cluster order. */
+  private pack(table: VectorTable, assignment: Int32Array, fitted: number, k: number): void {
+    const d = this.dimensions;
+    const start = new Int32Array(k + 1);
+    for (let row = 0; row < fitted; row++) (start[(assignment[row] as number) + 1] as number)++;
+    for (let c = 0; c < k; c++) start[c + 1] = (start[c + 1] as number) + (start[c] as number);
+    const next = start.slice(0, k);
+    const packed = new VectorArena(d, Math.max(1, fitted));
+    const packedRow = new Int32Array(fitted);
+    this.packedAt = new Int32Array(this.clusterOf.length).fill(-1);
+    for (let row = 0; row < fitted; row++) {
+      const cluster = assignment[row] as number;
+      const at = next[cluster] as number;
+      next[cluster] = at + 1;
+      packedRow[at] = row;
+      this.packedAt[row] = at;
+      packed.vectors.set(table.vectors.subarray(row * d, (row + 1) * d), at * d);
+    }
+    this.packed = packed;
+    this.packedStart = start;
+    this.packedRow = packedRow;
+    this.stale = new Uint8Array(fitted);
+    this.positions = new Int32Array(fitted);
+  }
+
+  private markStale(row: number): void {
+    const at = row < this.packedAt.length ? (this.packedAt[row] as number) : -1;
+    if (at >= 0) this.stale[at] = 1;
   }
 
   /**
@@ -91,6 +140,7 @@ export class ClusterIndex {
   update(table: VectorTable, row: number, reassign = true): void {
     if (!this.built) return;
     if (row >= this.clusterOf.length) this.grow(row + 1);
+    this.markStale(row);
     const previous = this.clusterOf[row] as number;
     if (previous < 0 || reassign) {
       if (previous >= 0) this.remove(previous, row);
@@ -112,6 +162,50 @@ export class ClusterIndex {
 
   /** Rows worth scoring exactly for a query vector (the head first, each row once). */
   candidates(query: Float32Array): number[] {
+    const rows = this.head.slice();
+    for (const c of this.nearest(query)) {
+      for (const row of this.members[c] as number[]) if (this.inHead[row] !== 1) rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * Scores the candidates' packed rows into `top` (`aged`: each row's aged bias; `ids`: each
+   * row's item id; `exclude`: ids never pushed), and returns the other candidates, to be scored
+   * from the table: the head, and rows placed since the install. Together with the stale rows
+   * (changed since the fit, which the caller scores), these are the rows of `candidates`.
+   */
+  search(query: Float32Array, aged: Float64Array, ids: readonly string[], exclude: ReadonlySet<string>, top: TopK): number[] {
+    const rows = this.head.slice();
+    const packed = this.packed;
+    if (packed === undefined) return rows;
+    const positions = this.positions;
+    let count = 0;
+    for (const c of this.nearest(query)) {
+      for (let at = this.packedStart[c] as number, end = this.packedStart[c + 1] as number; at < end; at++) positions[count++] = at;
+      for (const row of this.members[c] as number[]) {
+        if (this.inHead[row] !== 1 && (this.packedAt[row] as number) < 0) rows.push(row);
+      }
+    }
+    const dots = packed.dots(query, positions, count);
+    let threshold = top.threshold;
+    for (let i = 0; i < count; i++) {
+      const at = positions[i] as number;
+      const row = this.packedRow[at] as number;
+      const score = (aged[row] as number) + (dots[i] as number);
+      if (score > threshold && this.stale[at] === 0 && this.inHead[row] !== 1) {
+        const id = ids[row] as string;
+        if (!exclude.has(id)) {
+          top.push(id, score);
+          threshold = top.threshold;
+        }
+      }
+    }
+    return rows;
+  }
+
+  /** The `probes` clusters whose centroids score highest for the query, best first. */
+  private nearest(query: Float32Array): number[] {
     const k = this.members.length;
     if (this.centroids === undefined) return [];
     const scores = this.centroids.dots(query, undefined, k);
@@ -125,12 +219,7 @@ export class ClusterIndex {
       chosen.copyWithin(at + 1, at, probes - 1);
       chosen[at] = c;
     }
-    const rows = this.head.slice();
-    for (const c of chosen) {
-      if (c < 0) continue;
-      for (const row of this.members[c] as number[]) if (this.inHead[row] !== 1) rows.push(row);
-    }
-    return rows;
+    return [...chosen].filter((c) => c >= 0);
   }
 
   private place(table: VectorTable, row: number): void {
@@ -164,6 +253,9 @@ export class ClusterIndex {
     slot.set(this.slot);
     const inHead = new Uint8Array(capacity);
     inHead.set(this.inHead);
+    const packedAt = new Int32Array(capacity).fill(-1);
+    packedAt.set(this.packedAt);
+    this.packedAt = packedAt;
     this.clusterOf = clusterOf;
     this.slot = slot;
     this.inHead = inHead;

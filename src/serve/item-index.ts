@@ -2,6 +2,7 @@ import type { Metrics } from '../metrics.ts';
 import { GrowableItemMatrix } from '../model/item-matrix.ts';
 import type { ItemRecord } from '../model/records.ts';
 import type { Scorer } from '../model/scoring.ts';
+import { TopK, type Scored } from '../model/topk.ts';
 import type { StateStore } from '../state/store.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
@@ -111,10 +112,34 @@ export class ItemIndex extends GrowableItemMatrix {
    * a small index, or a large one whose clusters are still being fitted.
    */
   candidates(query: Float32Array): number[] | undefined {
+    const clusters = this.servingClusters();
+    return clusters === undefined ? undefined : this.withChanged(clusters.candidates(query));
+  }
+
+  /**
+   * The k best items for a user vector by `scorer`'s rule (`aged`: `agedBiases(scorer)`), never
+   * one of `exclude`: the rows of `candidates`, scored where they lie fastest; every row when
+   * there are no clusters, or when the candidates hold fewer than k items.
+   */
+  rank(scorer: Scorer, query: Float32Array, aged: Float64Array, k: number, exclude: ReadonlySet<string>): Scored[] {
+    const clusters = this.servingClusters();
+    if (clusters === undefined) return scorer.rankAged(query, this, aged, k, exclude);
+    const top = new TopK(k);
+    const rows = this.withChanged(clusters.search(query, aged, this.ids, exclude, top));
+    scorer.scoreInto(top, query, this, aged, exclude, rows);
+    const items = top.result();
+    return items.length < k ? scorer.rankAged(query, this, aged, k, exclude) : items;
+  }
+
+  private servingClusters(): ClusterIndex | undefined {
     if (this.size < this.clusterMinItems) return undefined;
     this.refitIfStale();
-    const rows = this.clusters?.candidates(query);
-    if (rows === undefined || this.delta.size === 0) return rows;
+    return this.clusters;
+  }
+
+  /** `rows` and every row changed since the fit not among them. */
+  private withChanged(rows: number[]): number[] {
+    if (this.delta.size === 0) return rows;
     if (this.marks.length < this.size) this.marks = new Uint32Array(this.bias.length);
     const mark = ++this.request;
     for (const row of rows) this.marks[row] = mark;
@@ -137,7 +162,7 @@ export class ItemIndex extends GrowableItemMatrix {
     this.fitting = fitInWorker(table)
       .then((fit) => {
         const clusters = new ClusterIndex(this.clusterOptions);
-        clusters.install(this, fit);
+        clusters.install(this, fit, this.nextDelta);
         this.clusters = clusters;
         this.delta = this.nextDelta;
         this.metrics?.indexUnclustered.set(this.delta.size);

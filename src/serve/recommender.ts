@@ -94,9 +94,7 @@ export class Recommender {
     // The model's own ranking rule, the one `freshet evaluate` measures, over the
     // index's cluster candidates when it is large; every item when the candidates fall short.
     const aged = this.index.agedBiases(this.scorer);
-    const rows = this.index.candidates(user.vec);
-    let items = this.scorer.rankAged(user.vec, this.index, aged, k, exclude, rows);
-    if (rows !== undefined && items.length < k) items = this.scorer.rankAged(user.vec, this.index, aged, k, exclude);
+    const items = this.index.rank(this.scorer, user.vec, aged, k, exclude);
 
     this.answers.delete(userId);
     this.answers.set(userId, { userTs: user.ts, userCount: user.count, clicked: exclude.size, indexVersion: this.index.version, k, items });

@@ -131,4 +131,41 @@ describe('item index candidates while the model trains', () => {
     await until(() => unclustered === 0, 'the changed rows were not refitted');
     expect(index.version).toBe(version + 4);
   }, 30_000);
+
+  it('ranks by scanning packed cluster rows as it would by scoring every candidate row, after changes too', async () => {
+    const store = new ScriptedStore();
+    const d = 8;
+    const random = seededRandom(9);
+    const vector = () => Array.from({ length: d }, () => random() - 0.5);
+    store.feed.push({ seq: 1, items: Array.from({ length: 3_000 }, (_, i) => [`i${i}`, record(random(), vector()), 0]) });
+    const index = new ItemIndex(store, d, Date.now, undefined, 1_000, 0, { clusters: 32, probes: 4, head: 20 });
+    await index.refresh();
+    const query = () => Float32Array.from(vector());
+    const deadline = Date.now() + 20_000;
+    while (index.candidates(query()) === undefined) {
+      if (Date.now() > deadline) throw new Error('no clusters fitted');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Changed rows (stale in the packed copy), new rows (placed since the fit), new high biases (head).
+    store.feed.push({
+      seq: 2,
+      items: [
+        ...Array.from({ length: 60 }, (_, n): ItemChanges['items'][number] => [`i${n * 7}`, record(random(), vector()), 1]),
+        ...Array.from({ length: 40 }, (_, n): ItemChanges['items'][number] => [`new${n}`, record(n < 5 ? 10 : random(), vector()), 1]),
+      ],
+    });
+    await index.refresh();
+    const scorer = new Scorer(DEFAULT_MODEL_PARAMS);
+    const aged = index.agedBiases(scorer);
+    const exclude = new Set(['i3', 'new1', 'i14']);
+    for (let q = 0; q < 50; q++) {
+      const user = query();
+      const candidates = index.candidates(user) as number[];
+      expect(new Set(candidates).size).toBe(candidates.length);
+      const expected = scorer.rankAged(user, index, aged, 10, exclude, candidates);
+      const served = index.rank(scorer, user, aged, 10, exclude);
+      expect(served.map((s) => s.id)).toEqual(expected.map((s) => s.id));
+      served.forEach((s, i) => expect(s.score).toBe(expected[i]?.score));
+    }
+  }, 30_000);
 });
