@@ -81,9 +81,10 @@ export class ClusterIndex {
   /**
    * Takes a fit (made here or in a worker thread from a copy of the table).
    * Rows the fit did not see (added since) are placed now. `changed`: rows whose
-   * vectors changed since the fit's copy was taken (their packed copies are stale).
+   * vectors changed since the fit's copy was taken (their packed copies are stale). `replaced`:
+   * the index this one replaces, whose packed copy's memory is reused (it serves no more).
    */
-  install(table: VectorTable, fit: ClusterFit, changed: Iterable<number> = []): void {
+  install(table: VectorTable, fit: ClusterFit, changed: Iterable<number> = [], replaced?: ClusterIndex): void {
     const { dimensions: d, size } = table;
     const k = fit.centroids.length / d;
     this.dimensions = d;
@@ -97,19 +98,23 @@ export class ClusterIndex {
       if (cluster < 0) this.place(table, row);
       else this.join(cluster, row);
     }
-    this.pack(table, fit.assignment, fitted, k);
+    this.pack(table, fit.assignment, fitted, k, replaced);
     for (const row of changed) this.markStale(row);
     this.rebuildHead(table);
   }
 
   /** Copies the fitted rows' vectors in cluster order. */
-  private pack(table: VectorTable, assignment: Int32Array, fitted: number, k: number): void {
+  private pack(table: VectorTable, assignment: Int32Array, fitted: number, k: number, replaced?: ClusterIndex): void {
     const d = this.dimensions;
     const start = new Int32Array(k + 1);
     for (let row = 0; row < fitted; row++) (start[(assignment[row] as number) + 1] as number)++;
     for (let c = 0; c < k; c++) start[c + 1] = (start[c + 1] as number) + (start[c] as number);
     const next = start.slice(0, k);
-    const packed = new VectorArena(d, Math.max(1, fitted));
+    // WebAssembly memory never shrinks and is freed only when collected: refits reuse it.
+    const reused = replaced?.packed?.dimensions === d ? replaced.packed : undefined;
+    if (replaced !== undefined) replaced.packed = undefined;
+    const packed = reused ?? new VectorArena(d, Math.max(1, fitted));
+    packed.grow(Math.max(1, fitted));
     const packedRow = new Int32Array(fitted);
     this.packedAt = new Int32Array(this.clusterOf.length).fill(-1);
     for (let row = 0; row < fitted; row++) {

@@ -162,7 +162,7 @@ export class ItemIndex extends GrowableItemMatrix {
     this.fitting = fitInWorker(table)
       .then((fit) => {
         const clusters = new ClusterIndex(this.clusterOptions);
-        clusters.install(this, fit, this.nextDelta);
+        clusters.install(this, fit, this.nextDelta, this.clusters);
         this.clusters = clusters;
         this.delta = this.nextDelta;
         this.metrics?.indexUnclustered.set(this.delta.size);

@@ -130,6 +130,11 @@ describe('item index candidates while the model trains', () => {
     index.candidates(query);
     await until(() => unclustered === 0, 'the changed rows were not refitted');
     expect(index.version).toBe(version + 4);
+    // The new fit's packed copy (in the memory of the one it replaced) ranks as the table does.
+    const scorer = new Scorer(DEFAULT_MODEL_PARAMS);
+    const aged = index.agedBiases(scorer);
+    const exact = scorer.rankAged(query, index, aged, 10, new Set(), index.candidates(query));
+    expect(index.rank(scorer, query, aged, 10, new Set())).toEqual(exact);
   }, 30_000);
 
   it('ranks by scanning packed cluster rows as it would by scoring every candidate row, after changes too', async () => {
