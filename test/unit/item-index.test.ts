@@ -18,6 +18,15 @@ class ScriptedStore extends MemoryStateStore {
   }
 }
 
+/** Polls `done` every 20 ms; fails with `what` after 20 s. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(what);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('item index expiry', () => {
   it('retires items not written for the item TTL, and serves one again once it is written', async () => {
     const store = new ScriptedStore();
@@ -73,11 +82,7 @@ describe('item index candidates while the model trains', () => {
     const index = new ItemIndex(store, d, Date.now, undefined, 1_000);
     await index.refresh();
     const query = Float32Array.from({ length: d }, (_, f) => (f === 0 ? 1 : 0));
-    const deadline = Date.now() + 20_000;
-    while (index.candidates(query) === undefined) {
-      if (Date.now() > deadline) throw new Error('no clusters fitted');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await until(() => index.candidates(query) !== undefined, 'no clusters fitted');
     const before = index.candidates(query) as number[];
     expect(before.length).toBeLessThan(3_000);
 
@@ -108,13 +113,6 @@ describe('item index candidates while the model trains', () => {
     const index = new ItemIndex(store, d, () => now, metrics, 1_000);
     await index.refresh();
     const query = Float32Array.from(vector());
-    const until = async (done: () => boolean, what: string) => {
-      const deadline = Date.now() + 20_000;
-      while (!done()) {
-        if (Date.now() > deadline) throw new Error(what);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
     await until(() => index.candidates(query) !== undefined, 'no clusters fitted');
     const version = index.version;
 
@@ -146,11 +144,7 @@ describe('item index candidates while the model trains', () => {
     const index = new ItemIndex(store, d, Date.now, undefined, 1_000, 0, { clusters: 32, probes: 4, head: 20 });
     await index.refresh();
     const query = () => Float32Array.from(vector());
-    const deadline = Date.now() + 20_000;
-    while (index.candidates(query()) === undefined) {
-      if (Date.now() > deadline) throw new Error('no clusters fitted');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await until(() => index.candidates(query()) !== undefined, 'no clusters fitted');
     // Changed rows (stale in the packed copy), new rows (placed since the fit), new high biases (head).
     store.feed.push({
       seq: 2,
