@@ -176,9 +176,10 @@ export class ClusterIndex {
 
   /**
    * Scores the candidates' packed rows into `top` (`aged`: each row's aged bias; `ids`: each
-   * row's item id; `exclude`: ids never pushed), and returns the other candidates, to be scored
-   * from the table: the head, and rows placed since the install. Together with the stale rows
-   * (changed since the fit, which the caller scores), these are the rows of `candidates`.
+   * row's item id; `exclude`: ids never pushed), and returns the head, to be scored from the
+   * table. The rows of `candidates` are these and the rows changed since the fit: the caller
+   * scores those from the table too; rows joined since the install (new or moved) are among
+   * them, as every update marks its row changed.
    */
   search(query: Float32Array, aged: Float64Array, ids: readonly string[], exclude: ReadonlySet<string>, top: TopK): number[] {
     const rows = this.head.slice();
@@ -188,9 +189,6 @@ export class ClusterIndex {
     let count = 0;
     for (const c of this.nearest(query)) {
       for (let at = this.packedStart[c] as number, end = this.packedStart[c + 1] as number; at < end; at++) positions[count++] = at;
-      for (const row of this.members[c] as number[]) {
-        if (this.inHead[row] !== 1 && (this.packedAt[row] as number) < 0) rows.push(row);
-      }
     }
     const dots = packed.dots(query, positions, count);
     let threshold = top.threshold;
