@@ -151,17 +151,17 @@ for k, id in ipairs(countIds) do
   touch(key, itemTtl)
 end
 
--- A user's clicks come together: one SADD and one expiry per user.
-local clickUsers, clickItems = ids(ARGV[i]), ids(ARGV[i + 1])
-i = i + 2
+-- Each clicking user, how many items they clicked, and those items, user after user:
+-- one SADD (in chunks) and one expiry per user.
+local clickUsers, clickCounts, clickItems = ids(ARGV[i]), ARGV[i + 1], ids(ARGV[i + 2])
+i = i + 3
 local from = 1
-for k = 1, #clickUsers do
-  if clickUsers[k + 1] ~= clickUsers[k] then
-    local key = p .. 'clk:' .. clickUsers[k]
-    for at = from, k, CHUNK do redis.call('SADD', key, unpack(clickItems, at, math.min(at + CHUNK - 1, k))) end
-    touch(key, userTtl)
-    from = k + 1
-  end
+for k, user in ipairs(clickUsers) do
+  local last = from + struct.unpack('<I4', clickCounts, (k - 1) * 4 + 1) - 1
+  local key = p .. 'clk:' .. user
+  for at = from, last, CHUNK do redis.call('SADD', key, unpack(clickItems, at, math.min(at + CHUNK - 1, last))) end
+  touch(key, userTtl)
+  from = last + 1
 end
 
 chunked('ZADD', p .. 'trend', scores)

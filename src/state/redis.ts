@@ -138,7 +138,8 @@ export class RedisStateStore implements StateStore {
   /**
    * Users, items, counters and clicks of a batch as a few packed arguments (src/state/packed.ts):
    * user ids and records; decay rates, item ids, modes and item data; counted item
-   * ids and view/click counts; clicking user ids and clicked item ids. Each item is its record,
+   * ids and view/click counts; clicking user ids, their numbers of clicked items, and those items
+   * user after user. Each item is its record,
    * and two mode characters: 'r' (the record replaces), 'm' (merge: the record is written if the
    * stored one is still the one the batch read, see src/model/item-merge.ts) or 'c' (merge,
    * clicked in the batch); then '+' when the batch created the item, else '-'. A merged record
@@ -182,19 +183,19 @@ export class RedisStateStore implements StateStore {
       counts.uint32(c.views);
       counts.uint32(c.clicks);
     }
-    const clickUsers = new Packer(1024);
+    const clickUsers = new Packer((effects?.clicked.size ?? 0) * 32);
+    const clickCounts = new Packer((effects?.clicked.size ?? 0) * 4);
     const clickItems = new Packer(1024);
     for (const [user, clicked] of effects?.clicked ?? []) {
-      for (const item of clicked) {
-        clickUsers.id(user);
-        clickItems.id(item);
-      }
+      clickUsers.id(user);
+      clickCounts.uint32(clicked.size);
+      for (const item of clicked) clickItems.id(item);
     }
     return [
       userIds.toBuffer(), users.toBuffer(),
       String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
       countIds.toBuffer(), counts.toBuffer(),
-      clickUsers.toBuffer(), clickItems.toBuffer(),
+      clickUsers.toBuffer(), clickCounts.toBuffer(), clickItems.toBuffer(),
     ];
   }
 
