@@ -18,6 +18,19 @@ class ScriptedStore extends MemoryStateStore {
   }
 }
 
+/**
+ * A store whose first change feed holds `count` items i0, i1, ... of random 8-float vectors and
+ * biases from `bias`; `vector` draws more from the same seeded source.
+ */
+function catalogue(seed: number, count: number, bias: (random: () => number) => number) {
+  const store = new ScriptedStore();
+  const d = 8;
+  const random = seededRandom(seed);
+  const vector = () => Array.from({ length: d }, () => random() - 0.5);
+  store.feed.push({ seq: 1, items: Array.from({ length: count }, (_, i) => [`i${i}`, record(bias(random), vector()), 0]) });
+  return { store, d, random, vector };
+}
+
 /** Polls `done` every 20 ms; fails with `what` after 20 s. */
 async function until(done: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -98,11 +111,7 @@ describe('item index candidates while the model trains', () => {
   }, 30_000);
 
   it('refits once rows have changed, not before 30 s after the last fit, and then scans them no more', async () => {
-    const store = new ScriptedStore();
-    const d = 8;
-    const random = seededRandom(4);
-    const vector = () => Array.from({ length: d }, () => random() - 0.5);
-    store.feed.push({ seq: 1, items: Array.from({ length: 2_000 }, (_, i) => [`i${i}`, record(0, vector()), 0]) });
+    const { store, d, vector } = catalogue(4, 2_000, () => 0);
     let now = 1_000_000;
     let unclustered = Number.NaN;
     const metrics = {
@@ -136,11 +145,7 @@ describe('item index candidates while the model trains', () => {
   }, 30_000);
 
   it('ranks by scanning packed cluster rows as it would by scoring every candidate row, after changes too', async () => {
-    const store = new ScriptedStore();
-    const d = 8;
-    const random = seededRandom(9);
-    const vector = () => Array.from({ length: d }, () => random() - 0.5);
-    store.feed.push({ seq: 1, items: Array.from({ length: 3_000 }, (_, i) => [`i${i}`, record(random(), vector()), 0]) });
+    const { store, d, random, vector } = catalogue(9, 3_000, (random) => random());
     const index = new ItemIndex(store, d, Date.now, undefined, 1_000, 0, { clusters: 32, probes: 4, head: 20 });
     await index.refresh();
     const query = () => Float32Array.from(vector());
