@@ -79,8 +79,10 @@ export class KafkaIngest implements DeadLetterSink {
   private subscriber: Subscriber<Work> | undefined;
   private running = false;
   private restartTimer: NodeJS.Timeout | undefined;
-  /** Chunks in the pipeline's hands, each settled once its Kafka offset is committed. */
+  /** Chunks in the pipeline's hands, and Kafka offset commits on their way: stop() waits for both. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Kafka offsets waiting for the partition's commit in flight, by topic and partition. */
+  private readonly pendingCommits = new Map<string, { offset: string }>();
 
   constructor(options: KafkaIngestOptions) {
     this.options = options;
@@ -175,7 +177,7 @@ export class KafkaIngest implements DeadLetterSink {
               if (result === undefined || result.nextOffset === null) return false;
               resolveOffset((BigInt(result.nextOffset) - 1n).toString());
               lag(result.nextOffset);
-              await this.commit(topic, partition, result.nextOffset);
+              this.commitSoon(topic, partition, result.nextOffset);
               return true;
             });
           // stop() waits for this chunk and its Kafka commit before it stops kafkajs, which
@@ -270,6 +272,34 @@ export class KafkaIngest implements DeadLetterSink {
         },
       });
     });
+  }
+
+  /**
+   * Commits a partition's Kafka offset without holding up the next fetch: kafkajs fetches again
+   * only once every batch of the last fetch has returned, and an offset commit is a round trip to
+   * the group coordinator. The stored offset is the one that counts (every join seeks to it), so
+   * a commit still on its way when the partition moves costs nothing. One commit per partition is
+   * in flight at a time; offsets that arrive meanwhile collapse into the latest.
+   */
+  private commitSoon(topic: string, partition: number, offset: string): void {
+    const key = `${topic}|${partition}`;
+    const queued = this.pendingCommits.get(key);
+    if (queued !== undefined) {
+      queued.offset = offset;
+      return;
+    }
+    const entry = { offset };
+    this.pendingCommits.set(key, entry);
+    const run = (async () => {
+      let committed: string | undefined;
+      while (entry.offset !== committed) {
+        committed = entry.offset;
+        await this.commit(topic, partition, committed);
+      }
+      this.pendingCommits.delete(key);
+    })();
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
   }
 
   private async commit(topic: string, partition: number, offset: string): Promise<void> {

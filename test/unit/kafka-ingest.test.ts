@@ -9,6 +9,10 @@ interface Internals {
   givenUp(err: unknown, topic: string, partition: number): undefined;
   crashed(error: Error, restarting: boolean): void;
   consume(): Promise<void>;
+  commitSoon(topic: string, partition: number, offset: string): void;
+  stop(): Promise<void>;
+  consumer: { commitOffsets(offsets: unknown[]): Promise<void>; disconnect(): Promise<void> };
+  producer: { disconnect(): Promise<void> };
 }
 
 function ingest(): Internals {
@@ -83,5 +87,41 @@ describe('kafka ingest', () => {
     source.crashed(kafkaError('INVALID_TOPIC_EXCEPTION', false), false);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(runs).toBe(0);
+  });
+
+  // The next fetch waits for every batch of the last one, so a batch no longer waits for its
+  // Kafka offset commit; the commits of a partition still go one at a time, in order.
+  it('should commit offsets one at a time per partition, the latest after the one in flight, and stop only once they are done', async () => {
+    const source = ingest();
+    source.running = true;
+    const calls: string[] = [];
+    const releases: Array<() => void> = [];
+    source.consumer.commitOffsets = (offsets) => {
+      const [o] = offsets as Array<{ partition: number; offset: string }>;
+      calls.push(`${o?.partition}:${o?.offset}`);
+      return new Promise((resolve) => releases.push(resolve));
+    };
+    source.consumer.disconnect = async () => {};
+    source.producer.disconnect = async () => {};
+
+    source.commitSoon('events', 0, '5');
+    source.commitSoon('events', 0, '9');
+    source.commitSoon('events', 1, '3');
+    source.commitSoon('events', 0, '12');
+    expect(calls).toEqual(['0:5', '1:3']);
+
+    let stopped = false;
+    const stopping = source.stop().then(() => {
+      stopped = true;
+    });
+    releases.shift()?.();
+    releases.shift()?.();
+    await vi.waitFor(() => expect(calls).toEqual(['0:5', '1:3', '0:12']));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(stopped).toBe(false);
+    releases.shift()?.();
+    await stopping;
+    expect(stopped).toBe(true);
+    expect(calls).toEqual(['0:5', '1:3', '0:12']);
   });
 });
