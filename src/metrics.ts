@@ -119,7 +119,7 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
     }),
     indexUnclustered: new Gauge({
       name: 'freshet_index_unclustered_items',
-      help: 'Items changed since the index clusters were fitted: scored for every request until the next fit.',
+      help: 'Items added since the index clusters were fitted: scored from the table when their cluster is probed, until the next fit.',
       registers,
     }),
     indexLookups: new Counter({

@@ -53,8 +53,10 @@ export class ClusterIndex {
   /**
    * The vectors of the rows the fit assigned, copied at install in cluster order (a cluster's
    * rows side by side), so that a query scans memory in order: about half the time per row of
-   * reading the same rows where they lie in the table. A row changed since is `stale` here and
-   * scored from the table instead (the item index scans every changed row).
+   * reading the same rows where they lie in the table. A changed row's copy is rewritten in
+   * place, so it is found in the cluster the fit gave it until the next fit. A row placed since
+   * (new, or moved to another cluster) has no copy here, or a `stale` one: it is listed in
+   * `joinedIn` under its cluster, and a query that probes the cluster scores it from the table.
    */
   private packed: VectorArena | undefined;
   /** First position of each cluster's packed rows, and one past the last cluster's. */
@@ -63,6 +65,9 @@ export class ClusterIndex {
   /** Each row's packed position, -1 for a row placed since the install. */
   private packedAt = new Int32Array(0);
   private stale = new Uint8Array(0);
+  /** Per cluster, its rows placed since the install. */
+  private joinedIn: number[][] = [];
+  private joinedCount = 0;
   private positions = new Int32Array(0);
 
   constructor(options: Partial<ClusterIndexOptions> = {}) {
@@ -80,11 +85,11 @@ export class ClusterIndex {
 
   /**
    * Takes a fit (made here or in a worker thread from a copy of the table).
-   * Rows the fit did not see (added since) are placed now. `changed`: rows whose
-   * vectors changed since the fit's copy was taken (their packed copies are stale). `replaced`:
-   * the index this one replaces, whose packed copy's memory is reused (it serves no more).
+   * Rows the fit did not see (added since) are placed now; the packed copy is taken from the
+   * table as it is now. `replaced`: the index this one replaces, whose packed copy's memory is
+   * reused (it serves no more).
    */
-  install(table: VectorTable, fit: ClusterFit, changed: Iterable<number> = [], replaced?: ClusterIndex): void {
+  install(table: VectorTable, fit: ClusterFit, replaced?: ClusterIndex): void {
     const { dimensions: d, size } = table;
     const k = fit.centroids.length / d;
     this.dimensions = d;
@@ -92,14 +97,15 @@ export class ClusterIndex {
     this.members = Array.from({ length: k }, () => []);
     this.clusterOf = new Int32Array(Math.max(size, 1024)).fill(-1);
     this.slot = new Int32Array(this.clusterOf.length);
+    this.joinedIn = Array.from({ length: k }, () => []);
+    this.joinedCount = 0;
     const fitted = Math.min(size, fit.assignment.length);
     for (let row = 0; row < size; row++) {
       const cluster = row < fitted ? (fit.assignment[row] as number) : -1;
-      if (cluster < 0) this.place(table, row);
+      if (cluster < 0) this.placeJoined(table, row);
       else this.join(cluster, row);
     }
     this.pack(table, fit.assignment, fitted, k, replaced);
-    for (const row of changed) this.markStale(row);
     this.rebuildHead(table);
   }
 
@@ -132,24 +138,37 @@ export class ClusterIndex {
     this.positions = new Int32Array(fitted);
   }
 
-  private markStale(row: number): void {
-    const at = row < this.packedAt.length ? (this.packedAt[row] as number) : -1;
-    if (at >= 0) this.stale[at] = 1;
+  /** How many rows were placed since the install (new, or moved). */
+  get joined(): number {
+    return this.joinedCount;
   }
 
   /**
    * Notes a new or changed row, after the table holds its vector and bias: a
    * row without a cluster (new) is placed, a placed one moves only with
-   * `reassign`; a bias above the head's floor joins the head.
+   * `reassign`, and one that stays has its packed copy rewritten; a bias above
+   * the head's floor joins the head.
    */
   update(table: VectorTable, row: number, reassign = true): void {
     if (!this.built) return;
     if (row >= this.clusterOf.length) this.grow(row + 1);
-    this.markStale(row);
     const previous = this.clusterOf[row] as number;
+    const at = this.packedAt[row] as number;
     if (previous < 0 || reassign) {
-      if (previous >= 0) this.remove(previous, row);
-      this.place(table, row);
+      if (previous >= 0) {
+        this.remove(previous, row);
+        const list = this.joinedIn[previous] as number[];
+        const listed = list.indexOf(row);
+        if (listed >= 0) {
+          list.splice(listed, 1);
+          this.joinedCount--;
+        }
+      }
+      if (at >= 0) this.stale[at] = 1;
+      this.placeJoined(table, row);
+    } else if (at >= 0 && this.packed !== undefined) {
+      const d = this.dimensions;
+      this.packed.vectors.set(table.vectors.subarray(row * d, (row + 1) * d), at * d);
     }
     if ((table.bias[row] as number) > this.headFloor && this.inHead[row] !== 1) {
       this.head.push(row);
@@ -176,10 +195,8 @@ export class ClusterIndex {
 
   /**
    * Scores the candidates' packed rows into `top` (`aged`: each row's aged bias; `ids`: each
-   * row's item id; `exclude`: ids never pushed), and returns the head, to be scored from the
-   * table. The rows of `candidates` are these and the rows changed since the fit: the caller
-   * scores those from the table too; rows joined since the install (new or moved) are among
-   * them, as every update marks its row changed.
+   * row's item id; `exclude`: ids never pushed), and returns the rest of `candidates` to be
+   * scored from the table: the head, and the probed clusters' rows placed since the install.
    */
   search(query: Float32Array, aged: Float64Array, ids: readonly string[], exclude: ReadonlySet<string>, top: TopK): number[] {
     const rows = this.head.slice();
@@ -189,6 +206,7 @@ export class ClusterIndex {
     let count = 0;
     for (const c of this.nearest(query)) {
       for (let at = this.packedStart[c] as number, end = this.packedStart[c + 1] as number; at < end; at++) positions[count++] = at;
+      for (const row of this.joinedIn[c] as number[]) if (this.inHead[row] !== 1) rows.push(row);
     }
     const dots = packed.dots(query, positions, count);
     let threshold = top.threshold;
@@ -223,6 +241,13 @@ export class ClusterIndex {
       chosen[at] = c;
     }
     return [...chosen].filter((c) => c >= 0);
+  }
+
+  /** Places a row the packed copy does not hold (or holds stale), listed under its cluster. */
+  private placeJoined(table: VectorTable, row: number): void {
+    this.place(table, row);
+    (this.joinedIn[this.clusterOf[row] as number] as number[]).push(row);
+    this.joinedCount++;
   }
 
   private place(table: VectorTable, row: number): void {

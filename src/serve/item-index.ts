@@ -11,10 +11,10 @@ import { ClusterIndex, DEFAULT_CLUSTER_OPTIONS, type ClusterFit, type ClusterInd
 /** Rebuild the clusters at once when the index has grown by this factor since they were fitted. */
 const CLUSTER_REGROWTH = 1.5;
 /**
- * Rows changed since the vectors of the fit were taken are scored for every request, whatever
- * their cluster (while the model trains, vectors drift away from the clusters they were fitted
- * in), at about 45 ns a row. So once any row has changed, the clusters are refitted (in a worker
- * thread: about 0.3 s of a core for 60,000 items), but not more often than this, ms.
+ * A changed row stays in the cluster it was fitted in, and a new row joins the nearest: while
+ * the model trains, vectors drift from the centroids they were fitted around. So once any row
+ * has changed, the clusters are refitted (in a worker thread: about 0.3 s of a core for 60,000
+ * items), but not more often than this, ms.
  */
 const CLUSTER_MIN_INTERVAL_MS = 30_000;
 /**
@@ -49,13 +49,10 @@ export class ItemIndex extends GrowableItemMatrix {
   private clusters: ClusterIndex | undefined;
   private clusteredSize = 0;
   private clusteredAt = 0;
-  /** Rows upserted since the vectors of the installed fit were taken. */
-  private delta = new Set<number>();
-  /** Rows upserted since the vectors of the fit in flight were taken. */
-  private nextDelta = new Set<number>();
-  /** Marks of rows already among a request's candidates, by request number. */
-  private marks = new Uint32Array(1024);
-  private request = 0;
+  /** Whether rows were upserted since the vectors of the installed fit were taken. */
+  private changed = false;
+  /** Whether rows were upserted since the vectors of the fit in flight were taken. */
+  private changedDuringFit = false;
   private fitting: Promise<void> | undefined;
   /** Wall-clock time each row's item was last written to the store, ms. */
   private writtenAt = new Float64Array(this.bias.length);
@@ -113,7 +110,7 @@ export class ItemIndex extends GrowableItemMatrix {
    */
   candidates(query: Float32Array): number[] | undefined {
     const clusters = this.servingClusters();
-    return clusters === undefined ? undefined : this.withChanged(clusters.candidates(query));
+    return clusters?.candidates(query);
   }
 
   /**
@@ -125,7 +122,7 @@ export class ItemIndex extends GrowableItemMatrix {
     const clusters = this.servingClusters();
     if (clusters === undefined) return scorer.rankAged(query, this, aged, k, exclude);
     const top = new TopK(k);
-    const rows = this.withChanged(clusters.search(query, aged, this.ids, exclude, top));
+    const rows = clusters.search(query, aged, this.ids, exclude, top);
     scorer.scoreInto(top, query, this, aged, exclude, rows);
     const items = top.result();
     return items.length < k ? scorer.rankAged(query, this, aged, k, exclude) : items;
@@ -137,16 +134,6 @@ export class ItemIndex extends GrowableItemMatrix {
     return this.clusters;
   }
 
-  /** `rows` and every row changed since the fit not among them. */
-  private withChanged(rows: number[]): number[] {
-    if (this.delta.size === 0) return rows;
-    if (this.marks.length < this.size) this.marks = new Uint32Array(this.bias.length);
-    const mark = ++this.request;
-    for (const row of rows) this.marks[row] = mark;
-    for (const row of this.delta) if (this.marks[row] !== mark) rows.push(row);
-    return rows;
-  }
-
   /** Fits clusters in a worker thread when there are none, the index grew, or rows changed. */
   private refitIfStale(): void {
     if (this.fitting !== undefined || this.size < this.clusterMinItems) return;
@@ -154,18 +141,18 @@ export class ItemIndex extends GrowableItemMatrix {
     const stale =
       this.clusters === undefined ||
       this.size > this.clusteredSize * CLUSTER_REGROWTH ||
-      (this.delta.size > 0 && now - this.clusteredAt > CLUSTER_MIN_INTERVAL_MS);
+      (this.changed && now - this.clusteredAt > CLUSTER_MIN_INTERVAL_MS);
     if (!stale) return;
     const size = this.size;
-    this.nextDelta = new Set();
+    this.changedDuringFit = false;
     const table = { size, dimensions: this.dimensions, vectors: this.vectors.slice(0, size * this.dimensions), bias: new Float64Array(0) };
     this.fitting = fitInWorker(table)
       .then((fit) => {
         const clusters = new ClusterIndex(this.clusterOptions);
-        clusters.install(this, fit, this.nextDelta, this.clusters);
+        clusters.install(this, fit, this.clusters);
         this.clusters = clusters;
-        this.delta = this.nextDelta;
-        this.metrics?.indexUnclustered.set(this.delta.size);
+        this.changed = this.changedDuringFit;
+        this.metrics?.indexUnclustered.set(clusters.joined);
         this.version++;
         this.clusteredSize = size;
         this.clusteredAt = now;
@@ -226,7 +213,7 @@ export class ItemIndex extends GrowableItemMatrix {
     }
     this.refreshedAt = started;
     this.metrics?.indexItems.set(this.live);
-    this.metrics?.indexUnclustered.set(this.clusters === undefined ? 0 : this.delta.size);
+    this.metrics?.indexUnclustered.set(this.clusters?.joined ?? 0);
     this.refitIfStale();
   }
 
@@ -268,8 +255,8 @@ export class ItemIndex extends GrowableItemMatrix {
     if (existing !== undefined && this.bias[existing] === -Infinity) this.retired--;
     super.upsert(id, record);
     const row = this.row(id) as number;
-    this.delta.add(row);
-    if (this.fitting !== undefined) this.nextDelta.add(row);
+    this.changed = true;
+    if (this.fitting !== undefined) this.changedDuringFit = true;
     this.agedStale = true;
     this.version++;
     // A changed item keeps its cluster until the next fit; a new one is placed now.

@@ -82,7 +82,7 @@ describe('item index expiry', () => {
 });
 
 describe('item index candidates while the model trains', () => {
-  it('offers every row changed since the clusters were fitted, once', async () => {
+  it('keeps a changed row in the cluster its fit gave it, and places a new row in its nearest cluster', async () => {
     const store = new ScriptedStore();
     const d = 8;
     const random = seededRandom(3);
@@ -99,18 +99,24 @@ describe('item index candidates while the model trains', () => {
     const before = index.candidates(query) as number[];
     expect(before.length).toBeLessThan(3_000);
 
-    // Three rows move to where the query points; their clusters are those of their old vectors.
+    // Three rows move to where the query points: their clusters stay those of their old vectors
+    // until the next fit. Two new rows are offered to every query.
     const offered = new Set(before);
     const moved = items.map(([id]) => id).filter((id) => !offered.has(index.row(id) as number)).slice(0, 3);
     expect(moved).toHaveLength(3);
-    store.feed.push({ seq: 2, items: moved.map((id) => [id, record(0, [5, 0, 0, 0, 0, 0, 0, 0]), 1]) });
+    store.feed.push({
+      seq: 2,
+      items: [...moved, 'new0', 'new1'].map((id) => [id, record(0, [5, 0, 0, 0, 0, 0, 0, 0]), 1]),
+    });
     await index.refresh();
     const after = index.candidates(query) as number[];
-    for (const id of moved) expect(after).toContain(index.row(id));
+    for (const id of moved) expect(after).not.toContain(index.row(id));
+    for (const id of ['new0', 'new1']) expect(after).toContain(index.row(id));
     expect(new Set(after).size).toBe(after.length);
+    expect(after.length).toBe(before.length + 2);
   }, 30_000);
 
-  it('refits once rows have changed, not before 30 s after the last fit, and then scans them no more', async () => {
+  it('refits once rows have changed, not before 30 s after the last fit, and then scans new rows no more', async () => {
     const { store, d, vector } = catalogue(4, 2_000, () => 0);
     let now = 1_000_000;
     let unclustered = Number.NaN;
@@ -125,18 +131,26 @@ describe('item index candidates while the model trains', () => {
     await until(() => index.candidates(query) !== undefined, 'no clusters fitted');
     const version = index.version;
 
-    store.feed.push({ seq: 2, items: [0, 1, 2].map((i) => [`i${i}`, record(0, vector()), 1]) });
+    // Three changed rows and two new ones; only the new ones are scanned apart from the clusters.
+    store.feed.push({ seq: 2, items: ['i0', 'i1', 'i2', 'new0', 'new1'].map((id) => [id, record(0, vector()), 1]) });
     await index.refresh();
-    expect(unclustered).toBe(3);
+    expect(unclustered).toBe(2);
     now += 29_000;
     index.candidates(query);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect([unclustered, index.version]).toEqual([3, version + 3]);
+    expect([unclustered, index.version]).toEqual([2, version + 5]);
 
     now += 2_000;
     index.candidates(query);
-    await until(() => unclustered === 0, 'the changed rows were not refitted');
-    expect(index.version).toBe(version + 4);
+    await until(() => unclustered === 0, 'the new rows were not refitted');
+    expect(index.version).toBe(version + 6);
+
+    // Changed rows alone are enough for a refit, 30 s on.
+    store.feed.push({ seq: 3, items: [['i3', record(0, vector()), 2]] });
+    await index.refresh();
+    now += 31_000;
+    index.candidates(query);
+    await until(() => index.version === version + 8, 'the changed row was not refitted');
     // The new fit's packed copy (in the memory of the one it replaced) ranks as the table does.
     const scorer = new Scorer(DEFAULT_MODEL_PARAMS);
     const aged = index.agedBiases(scorer);
@@ -150,7 +164,7 @@ describe('item index candidates while the model trains', () => {
     await index.refresh();
     const query = () => Float32Array.from(vector());
     await until(() => index.candidates(query()) !== undefined, 'no clusters fitted');
-    // Changed rows (stale in the packed copy), new rows (placed since the fit), new high biases (head).
+    // Changed rows (their packed copies rewritten), new rows (placed since the fit), new high biases (head).
     store.feed.push({
       seq: 2,
       items: [
