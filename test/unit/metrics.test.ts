@@ -110,6 +110,37 @@ describe('prequential sampler', () => {
   });
 });
 
+describe('prequential sampler rate', () => {
+  it('checks at most maxPerSecond events in any one-second window, whatever the batches', async () => {
+    const asked: string[] = [];
+    let now = 5_000;
+    const metrics = createMetrics(undefined, false);
+    const quality = new PrequentialSampler({
+      recommender: {
+        recommend: async (userId) => {
+          asked.push(userId);
+          return { items: [], coldStart: false };
+        },
+      },
+      isPositive: (e) => e.type === 'click',
+      metrics,
+      every: 1,
+      maxPerBatch: 2,
+      maxPerSecond: 3,
+      now: () => now,
+    });
+    const batch = (prefix: string) => [1, 2, 3].map((n) => click(`${prefix}${n}`, 'a'));
+    await quality.observe(batch('a'));
+    now += 400;
+    await quality.observe(batch('b'));
+    now += 400;
+    await quality.observe(batch('c'));
+    now += 200;
+    await quality.observe(batch('d'));
+    expect(asked).toEqual(['a1', 'a2', 'b1', 'd1', 'd2']);
+  });
+});
+
 describe('item index metrics', () => {
   it('counts reads served fresh as hits and reads that refreshed first as refreshes', async () => {
     const metrics = createMetrics(undefined, false);
