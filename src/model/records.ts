@@ -72,9 +72,43 @@ function decode(buf: Buffer, headerLength: number, dimensions: number): number[]
   return header;
 }
 
-function vectorOf(buf: Buffer, headerLength: number, dimensions: number): Float32Array {
+/**
+ * Vectors decoded together share one allocation: an ArrayBuffer per vector costs the runtime an
+ * off-heap allocation and a finalizer each, and a batch and an index refresh decode thousands.
+ * Hand a slab only to records that live no longer than their neighbours (a batch's snapshot, a
+ * refresh's changes): one kept vector keeps its whole chunk.
+ */
+export class VectorSlab {
+  private readonly dimensions: number;
+  private readonly perChunk: number;
+  private chunk = new Float32Array(0);
+  private used = 0;
+
+  constructor(dimensions: number, perChunk = 256) {
+    this.dimensions = dimensions;
+    this.perChunk = perChunk;
+  }
+
+  /** A zeroed vector of its own region. */
+  take(): Float32Array {
+    const d = this.dimensions;
+    if (this.used + d > this.chunk.length) {
+      this.chunk = new Float32Array(d * this.perChunk);
+      this.used = 0;
+    }
+    const vec = this.chunk.subarray(this.used, this.used + d);
+    this.used += d;
+    return vec;
+  }
+}
+
+function vectorOf(buf: Buffer, headerLength: number, dimensions: number, slab?: VectorSlab): Float32Array {
   const start = buf.byteOffset + headerLength * 8;
-  return new Float32Array(buf.buffer.slice(start, start + dimensions * 4));
+  if (slab === undefined) return new Float32Array(buf.buffer.slice(start, start + dimensions * 4));
+  const vec = slab.take();
+  // A byte copy: the stored bytes need not be 4-byte aligned in the reply buffer.
+  new Uint8Array(vec.buffer, vec.byteOffset, vec.byteLength).set(new Uint8Array(buf.buffer, start, dimensions * 4));
+  return vec;
 }
 
 export function encodeUser(record: UserRecord): Buffer {
@@ -84,10 +118,10 @@ export function encodeUser(record: UserRecord): Buffer {
 }
 
 /** Decodes a stored user record; a record of another dimension is treated as absent. */
-export function decodeUser(buf: Buffer, dimensions: number): UserRecord | undefined {
+export function decodeUser(buf: Buffer, dimensions: number, slab?: VectorSlab): UserRecord | undefined {
   const header = decode(buf, USER_HEADER, dimensions);
   if (header === undefined) return undefined;
-  return { ts: header[0] as number, count: header[1] as number, vec: vectorOf(buf, USER_HEADER, dimensions) };
+  return { ts: header[0] as number, count: header[1] as number, vec: vectorOf(buf, USER_HEADER, dimensions, slab) };
 }
 
 export function encodeItem(record: ItemRecord): Buffer {
@@ -96,9 +130,9 @@ export function encodeItem(record: ItemRecord): Buffer {
   return buf;
 }
 
-export function decodeItem(buf: Buffer, dimensions: number): ItemRecord | undefined {
+export function decodeItem(buf: Buffer, dimensions: number, slab?: VectorSlab): ItemRecord | undefined {
   const header = decode(buf, ITEM_HEADER, dimensions);
   if (header === undefined) return undefined;
   const [ts, bias, views, clicks] = header as [number, number, number, number];
-  return { ts, bias, views, clicks, vec: vectorOf(buf, ITEM_HEADER, dimensions) };
+  return { ts, bias, views, clicks, vec: vectorOf(buf, ITEM_HEADER, dimensions, slab) };
 }

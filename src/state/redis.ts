@@ -7,6 +7,7 @@ import { addedCounts, movesTrending } from '../model/item-merge.ts';
 import {
   decodeItem,
   decodeUser,
+  VectorSlab,
   ITEM_HEADER_BYTES,
   itemBytes,
   userBytes,
@@ -98,14 +99,16 @@ export class RedisStateStore implements StateStore {
       this.mget(itemIds.map((id) => `${this.prefix}i:${id}`)),
     ]);
     const snapshot: StateSnapshot = { users: new Map(), items: new Map() };
+    // The model copies what it changes, so the snapshot's vectors live only as long as the batch.
+    const slab = new VectorSlab(this.dimensions);
     userIds.forEach((id, i) => {
       const buf = users[i];
-      const record = buf ? decodeUser(buf, this.dimensions) : undefined;
+      const record = buf ? decodeUser(buf, this.dimensions, slab) : undefined;
       if (record !== undefined) snapshot.users.set(id, record);
     });
     itemIds.forEach((id, i) => {
       const buf = items[i];
-      const record = buf ? decodeItem(buf, this.dimensions) : undefined;
+      const record = buf ? decodeItem(buf, this.dimensions, slab) : undefined;
       if (record !== undefined) snapshot.items.set(id, record);
     });
     return snapshot;
@@ -265,9 +268,11 @@ export class RedisStateStore implements StateStore {
     }
     const bufs = await this.mget(ids.map((id) => `${this.prefix}i:${id}`));
     const items: ItemChanges['items'] = [];
+    // Indexes copy the vectors they keep.
+    const slab = new VectorSlab(this.dimensions);
     ids.forEach((id, i) => {
       const buf = bufs[i];
-      const record = buf ? decodeItem(buf, this.dimensions) : undefined;
+      const record = buf ? decodeItem(buf, this.dimensions, slab) : undefined;
       if (record !== undefined) items.push([id, record, written[i] as number]);
     });
     return { seq: latest, items };

@@ -5,7 +5,7 @@ import { trendingScore } from '../../src/model/item-merge.ts';
 import { OnlineModel, type StateSnapshot } from '../../src/model/online-mf.ts';
 import { DEFAULT_MODEL_PARAMS, type ModelParams } from '../../src/model/params.ts';
 import { seededRandom } from '../../src/model/random.ts';
-import { decodeItem, decodeUser, encodeItem, encodeUser, initialVector } from '../../src/model/records.ts';
+import { decodeItem, decodeUser, encodeItem, encodeUser, initialVector, VectorSlab } from '../../src/model/records.ts';
 import { TopK } from '../../src/model/topk.ts';
 
 const HOUR = 3_600_000;
@@ -61,6 +61,20 @@ describe('records', () => {
     const item = { ts: 9, bias: -0.25, views: 3.5, clicks: 1.25, vec };
     expect(decodeItem(encodeItem(item), 8)).toEqual(item);
     expect(decodeItem(encodeItem(item), 16)).toBeUndefined();
+  });
+
+  it('decode into a shared slab as they do alone, each vector in its own region, from unaligned bytes too', () => {
+    const slab = new VectorSlab(8, 2);
+    const items = Array.from({ length: 5 }, (_, n) => ({ ts: n, bias: n / 4, views: n, clicks: 1, vec: initialVector(`i${n}`, 8, 0.1, 1) }));
+    // Records side by side in one buffer at an odd offset, as a reply buffer may hold them.
+    const packed = Buffer.concat([Buffer.from([7]), ...items.map(encodeItem)]);
+    const size = encodeItem(items[0] as (typeof items)[number]).length;
+    const decoded = items.map((_, n) => decodeItem(packed.subarray(1 + n * size, 1 + (n + 1) * size), 8, slab));
+    expect(decoded).toEqual(items);
+    const user = { ts: 1, count: 2, vec: initialVector('u', 8, 0.1, 1) };
+    expect(decodeUser(encodeUser(user), 8, slab)).toEqual(user);
+    (decoded[1]?.vec as Float32Array).fill(9);
+    expect(decoded.map((r) => r?.vec[0] === 9)).toEqual([false, true, false, false, false]);
   });
 
   it('start from the same vector for the same id and seed', () => {
