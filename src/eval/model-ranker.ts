@@ -99,7 +99,8 @@ export class ModelRanker implements Ranker {
       return share.length === 0 ? [] : [model.apply(model.plan(share), this.state)];
     });
     for (const effects of changes) {
-      for (const [id, user] of effects.users) this.state.users.set(id, user);
+      // A copy: the effects' vectors share the batch's slab.
+      for (const [id, user] of effects.users) this.state.users.set(id, { ...user, vec: user.vec.slice() });
       for (const id of effects.items.keys()) {
         const item = committedItem(this.state.items.get(id), id, effects);
         this.state.items.set(id, item);

@@ -4,7 +4,7 @@ import type { ItemRates } from './item-merge.ts';
 import { NegativeSampler } from './negatives.ts';
 import type { ModelParams } from './params.ts';
 import { hash32, seededRandom } from './random.ts';
-import { initialVector, type ItemRecord, type UserRecord } from './records.ts';
+import { initialVector, VectorSlab, type ItemRecord, type UserRecord } from './records.ts';
 import { Scorer } from './scoring.ts';
 import { isgdStep, pairStep, pointStep } from './sgd.ts';
 
@@ -77,6 +77,8 @@ export class OnlineModel {
   readonly trendingRate: number;
   /** The ranking rule; serving uses the same one. */
   readonly scorer: Scorer;
+  /** Where the batch being applied keeps its working copies of vectors. */
+  private slab: VectorSlab;
 
   constructor(params: ModelParams) {
     this.params = params;
@@ -85,6 +87,7 @@ export class OnlineModel {
     this.userRate = decayRate(params.halfLifeMs.user);
     this.itemRate = decayRate(params.halfLifeMs.item);
     this.trendingRate = decayRate(params.halfLifeMs.trending);
+    this.slab = new VectorSlab(params.dimensions);
   }
 
   isPositive(event: InteractionEvent): boolean {
@@ -141,6 +144,8 @@ export class OnlineModel {
   }
 
   apply(plan: BatchPlan, snapshot: StateSnapshot): BatchEffects {
+    // The effects' vectors share slabs of this batch: keep a copy of any kept past the commit.
+    this.slab = new VectorSlab(this.params.dimensions);
     const effects: BatchEffects = {
       users: new Map(),
       items: new Map(),
@@ -218,7 +223,7 @@ export class OnlineModel {
       const stored = snapshot.users.get(id);
       user = stored === undefined
         ? { ts, count: 0, vec: this.startVector(`u:${id}`) }
-        : { ts: stored.ts, count: stored.count, vec: stored.vec.slice() };
+        : { ts: stored.ts, count: stored.count, vec: this.copy(stored.vec) };
       effects.users.set(id, user);
     }
     if (ts > user.ts) {
@@ -234,7 +239,7 @@ export class OnlineModel {
     if (item === undefined) {
       const stored = snapshot.items.get(id);
       const base = stored ?? this.newItem(id, ts);
-      item = { ...base, vec: base.vec.slice() };
+      item = { ...base, vec: this.copy(base.vec) };
       effects.items.set(id, item);
       effects.itemBases.set(id, { record: base, stored: stored !== undefined });
     }
@@ -246,6 +251,12 @@ export class OnlineModel {
       item.ts = ts;
     }
     return item;
+  }
+
+  private copy(vec: Float32Array): Float32Array {
+    const out = this.slab.take();
+    out.set(vec);
+    return out;
   }
 
   private startVector(key: string): Float32Array {
