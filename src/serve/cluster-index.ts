@@ -46,7 +46,6 @@ export class ClusterIndex {
   private centroids: VectorArena | undefined;
   private clusterOf = new Int32Array(0);
   private members: number[][] = [];
-  private slot = new Int32Array(0);
   private head: number[] = [];
   private inHead = new Uint8Array(0);
   private headFloor = Infinity;
@@ -55,8 +54,8 @@ export class ClusterIndex {
    * rows side by side), so that a query scans memory in order: about half the time per row of
    * reading the same rows where they lie in the table. A changed row's copy is rewritten in
    * place, so it is found in the cluster the fit gave it until the next fit. A row placed since
-   * (new, or moved to another cluster) has no copy here, or a `stale` one: it is listed in
-   * `joinedIn` under its cluster, and a query that probes the cluster scores it from the table.
+   * (new) has no copy here: it is listed in `joinedIn` under its cluster, and a query that probes
+   * the cluster scores it from the table.
    */
   private packed: VectorArena | undefined;
   /** First position of each cluster's packed rows, and one past the last cluster's. */
@@ -64,7 +63,6 @@ export class ClusterIndex {
   private packedRow = new Int32Array(0);
   /** Each row's packed position, -1 for a row placed since the install. */
   private packedAt = new Int32Array(0);
-  private stale = new Uint8Array(0);
   /** Per cluster, its rows placed since the install. */
   private joinedIn: number[][] = [];
   private joinedCount = 0;
@@ -96,7 +94,6 @@ export class ClusterIndex {
     this.centroids = centroidArena(fit.centroids, d);
     this.members = Array.from({ length: k }, () => []);
     this.clusterOf = new Int32Array(Math.max(size, 1024)).fill(-1);
-    this.slot = new Int32Array(this.clusterOf.length);
     this.joinedIn = Array.from({ length: k }, () => []);
     this.joinedCount = 0;
     const fitted = Math.min(size, fit.assignment.length);
@@ -134,39 +131,26 @@ export class ClusterIndex {
     this.packed = packed;
     this.packedStart = start;
     this.packedRow = packedRow;
-    this.stale = new Uint8Array(fitted);
     this.positions = new Int32Array(fitted);
   }
 
-  /** How many rows were placed since the install (new, or moved). */
+  /** How many rows were placed since the install (new ones). */
   get joined(): number {
     return this.joinedCount;
   }
 
   /**
    * Notes a new or changed row, after the table holds its vector and bias: a
-   * row without a cluster (new) is placed, a placed one moves only with
-   * `reassign`, and one that stays has its packed copy rewritten; a bias above
+   * row without a cluster (new) is placed in the nearest, a placed one keeps its
+   * cluster until the next fit and has its packed copy rewritten; a bias above
    * the head's floor joins the head.
    */
-  update(table: VectorTable, row: number, reassign = true): void {
+  update(table: VectorTable, row: number): void {
     if (!this.built) return;
     if (row >= this.clusterOf.length) this.grow(row + 1);
-    const previous = this.clusterOf[row] as number;
     const at = this.packedAt[row] as number;
-    if (previous < 0 || reassign) {
-      if (previous >= 0) {
-        this.remove(previous, row);
-        const list = this.joinedIn[previous] as number[];
-        const listed = list.indexOf(row);
-        if (listed >= 0) {
-          list.splice(listed, 1);
-          this.joinedCount--;
-        }
-      }
-      if (at >= 0) this.stale[at] = 1;
-      this.placeJoined(table, row);
-    } else if (at >= 0 && this.packed !== undefined) {
+    if ((this.clusterOf[row] as number) < 0) this.placeJoined(table, row);
+    else if (at >= 0 && this.packed !== undefined) {
       const d = this.dimensions;
       this.packed.vectors.set(table.vectors.subarray(row * d, (row + 1) * d), at * d);
     }
@@ -214,7 +198,7 @@ export class ClusterIndex {
       const at = positions[i] as number;
       const row = this.packedRow[at] as number;
       const score = (aged[row] as number) + (dots[i] as number);
-      if (score > threshold && this.stale[at] === 0 && this.inHead[row] !== 1) {
+      if (score > threshold && this.inHead[row] !== 1) {
         const id = ids[row] as string;
         if (!exclude.has(id)) {
           top.push(id, score);
@@ -243,7 +227,7 @@ export class ClusterIndex {
     return [...chosen].filter((c) => c >= 0);
   }
 
-  /** Places a row the packed copy does not hold (or holds stale), listed under its cluster. */
+  /** Places a row the packed copy does not hold, listed under its cluster. */
   private placeJoined(table: VectorTable, row: number): void {
     this.place(table, row);
     (this.joinedIn[this.clusterOf[row] as number] as number[]).push(row);
@@ -256,36 +240,20 @@ export class ClusterIndex {
   }
 
   private join(cluster: number, row: number): void {
-    const list = this.members[cluster] as number[];
     this.clusterOf[row] = cluster;
-    this.slot[row] = list.length;
-    list.push(row);
-  }
-
-  private remove(cluster: number, row: number): void {
-    const list = this.members[cluster] as number[];
-    const at = this.slot[row] as number;
-    const last = list.pop() as number;
-    if (last !== row) {
-      list[at] = last;
-      this.slot[last] = at;
-    }
-    this.clusterOf[row] = -1;
+    (this.members[cluster] as number[]).push(row);
   }
 
   private grow(count: number): void {
     const capacity = Math.max(count, this.clusterOf.length * 2);
     const clusterOf = new Int32Array(capacity).fill(-1);
     clusterOf.set(this.clusterOf);
-    const slot = new Int32Array(capacity);
-    slot.set(this.slot);
     const inHead = new Uint8Array(capacity);
     inHead.set(this.inHead);
     const packedAt = new Int32Array(capacity).fill(-1);
     packedAt.set(this.packedAt);
     this.packedAt = packedAt;
     this.clusterOf = clusterOf;
-    this.slot = slot;
     this.inHead = inHead;
   }
 

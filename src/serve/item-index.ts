@@ -250,7 +250,6 @@ export class ItemIndex extends GrowableItemMatrix {
 
   override upsert(id: string, record: ItemRecord): void {
     const existing = this.row(id);
-    const added = existing === undefined;
     // A retired item written again is served again.
     if (existing !== undefined && this.bias[existing] === -Infinity) this.retired--;
     super.upsert(id, record);
@@ -260,7 +259,7 @@ export class ItemIndex extends GrowableItemMatrix {
     this.agedStale = true;
     this.version++;
     // A changed item keeps its cluster until the next fit; a new one is placed now.
-    this.clusters?.update(this, this.row(id) as number, added);
+    this.clusters?.update(this, row);
   }
 
 }

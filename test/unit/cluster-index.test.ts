@@ -53,20 +53,32 @@ describe('cluster index', () => {
     expect(scanned / 100 / table.size).toBeLessThan(0.25);
   });
 
-  it('moves an updated row to its new cluster and includes new rows', () => {
+  it('keeps an updated row in its fitted cluster, scored with its new vector, and places new rows in the nearest', () => {
     const { table } = world(2_000, 8, 3);
     const index = new ClusterIndex({ clusters: 16, probes: 1, head: 0 });
     index.rebuild(table);
-    const target = Float32Array.from({ length: 8 }, (_, f) => (f === 0 ? 50 : 0));
-    table.vectors.set(target, 5 * 8);
+    const d = 8;
+    const before = table.vectors.slice(5 * d, 6 * d);
+    const target = Float32Array.from({ length: d }, (_, f) => (f === 0 ? 50 : 0));
+    table.vectors.set(target, 5 * d);
     index.update(table, 5);
-    expect(index.candidates(target)).toContain(5);
+    // Found through the cluster of its old vector, with the score of its new one.
+    expect(index.candidates(before)).toContain(5);
+    const ids = Array.from({ length: 2_001 }, (_, row) => String(row));
+    const top = new TopK(2_001);
+    index.search(before, new Float64Array(2_001), ids, new Set(), top);
+    const expected = before.reduce((sum, x, f) => sum + x * (target[f] as number), 0);
+    expect(top.result().find((s) => s.id === '5')?.score).toBeCloseTo(expected, 3);
+    expect(index.joined).toBe(0);
 
-    const grown: VectorTable = { ...table, size: 2_001, vectors: new Float32Array(2_001 * 8), bias: new Float64Array(2_001) };
+    const grown: VectorTable = { ...table, size: 2_001, vectors: new Float32Array(2_001 * d), bias: new Float64Array(2_001) };
     grown.vectors.set(table.vectors);
-    grown.vectors.set(target, 2_000 * 8);
+    grown.vectors.set(target, 2_000 * d);
     index.update(grown, 2_000);
     expect(index.candidates(target)).toContain(2_000);
+    expect(index.joined).toBe(1);
+    // A new row has no packed copy: search hands it back to be scored from the table.
+    expect(index.search(target, new Float64Array(2_001), ids, new Set(), new TopK(10))).toContain(2_000);
   });
 
   it('always offers the items with the highest bias', () => {
@@ -83,7 +95,7 @@ describe('cluster index', () => {
     index.rebuild(table);
     for (let row = 0; row < 1_000; row++) {
       table.bias[row] = 10 + row / 1000;
-      index.update(table, row, false);
+      index.update(table, row);
     }
     expect(index.headRows.length).toBeLessThanOrEqual(20);
     // The highest biases made it in, and every query is offered them.
