@@ -10,6 +10,10 @@ interface Memory {
 interface KernelExports {
   memory: Memory;
   dots(query: number, table: number, dims: number, rows: number, count: number, out: number): void;
+  scan(
+    query: number, table: number, dims: number, start: number, end: number,
+    bias: number, floor: number, rows: number, scores: number,
+  ): number;
 }
 interface Wasm {
   Module: new (bytes: Uint8Array) => object;
@@ -30,27 +34,37 @@ function kernelModule(): object {
  * 64 floats a row).
  *
  * Layout: the query, then the table (grown in place, so row data never moves),
- * then scratch for row numbers and results. Growing the memory detaches every
- * earlier view: read `vectors` again after `grow`, and keep no subarray across it.
+ * then each row's bias, then scratch for results and row numbers. Growing the
+ * memory detaches every earlier view: read `vectors` and `biases` again after
+ * `grow`, and keep no subarray across it.
  */
 export class VectorArena {
   readonly dimensions: number;
   /** The table, `dimensions` floats per row, `capacity` rows. */
   vectors: Float32Array;
+  /**
+   * A float64 per row, added to its dot product by `scan`. Unlike the table, not kept when the
+   * arena grows: write them after `grow`.
+   */
+  biases: Float64Array;
   private capacity = 0;
   private readonly kernel: KernelExports;
   private readonly tableAt: number;
+  private biasAt = 0;
   private rowsAt = 0;
   private outAt = 0;
+  private scoresAt = 0;
   private query = new Float32Array(0);
   private rows = new Int32Array(0);
   private out = new Float32Array(0);
+  private scores = new Float64Array(0);
 
   constructor(dimensions: number, capacity: number) {
     this.dimensions = dimensions;
     this.kernel = new wasm.Instance(kernelModule()).exports as unknown as KernelExports;
     this.tableAt = Math.ceil((dimensions * 4) / 16) * 16;
     this.vectors = new Float32Array(0);
+    this.biases = new Float64Array(0);
     this.grow(capacity);
   }
 
@@ -58,7 +72,9 @@ export class VectorArena {
   grow(capacity: number): void {
     if (capacity <= this.capacity) return;
     const tableBytes = capacity * this.dimensions * 4;
-    this.rowsAt = this.tableAt + Math.ceil(tableBytes / 16) * 16;
+    this.biasAt = this.tableAt + Math.ceil(tableBytes / 16) * 16;
+    this.scoresAt = this.biasAt + capacity * 8;
+    this.rowsAt = this.scoresAt + capacity * 8;
     this.outAt = this.rowsAt + capacity * 4;
     const memory = this.kernel.memory;
     const needed = Math.ceil((this.outAt + capacity * 4) / PAGE);
@@ -68,8 +84,10 @@ export class VectorArena {
     const buffer = memory.buffer;
     this.query = new Float32Array(buffer, 0, this.dimensions);
     this.vectors = new Float32Array(buffer, this.tableAt, capacity * this.dimensions);
+    this.biases = new Float64Array(buffer, this.biasAt, capacity);
     this.rows = new Int32Array(buffer, this.rowsAt, capacity);
     this.out = new Float32Array(buffer, this.outAt, capacity);
+    this.scores = new Float64Array(buffer, this.scoresAt, capacity);
   }
 
   /**
@@ -85,5 +103,20 @@ export class VectorArena {
     else for (let i = 0; i < count; i++) scratch[i] = rows[i] as number;
     this.kernel.dots(0, this.tableAt, this.dimensions, this.rowsAt, count, this.outAt);
     return this.out;
+  }
+
+  /**
+   * Scores rows `start` to `end - 1`: each row's `biases` entry plus its float32 dot product with
+   * `query`, summed in float64. Calls `take(row, score)` for every row scoring above `floor`, in
+   * row order.
+   */
+  scan(query: Float32Array, start: number, end: number, floor: number, take: (row: number, score: number) => void): void {
+    if (start < 0 || end > this.capacity) throw new RangeError(`rows ${start} to ${end} asked of an arena of ${this.capacity}`);
+    if (end <= start) return;
+    this.query.set(query.subarray(0, this.dimensions));
+    const found = this.kernel.scan(0, this.tableAt, this.dimensions, start, end, this.biasAt, floor, this.rowsAt, this.scoresAt);
+    const rows = this.rows;
+    const scores = this.scores;
+    for (let i = 0; i < found; i++) take(rows[i] as number, scores[i] as number);
   }
 }

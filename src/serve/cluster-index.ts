@@ -63,10 +63,14 @@ export class ClusterIndex {
   private packedRow = new Int32Array(0);
   /** Each row's packed position, -1 for a row placed since the install. */
   private packedAt = new Int32Array(0);
+  /**
+   * The version of the aged biases copied into the packed arena (in packed order, beside the
+   * vectors, where the scan kernel adds them), gathered once per version of the biases.
+   */
+  private packedAgedVersion = Number.NaN;
   /** Per cluster, its rows placed since the install. */
   private joinedIn: number[][] = [];
   private joinedCount = 0;
-  private positions = new Int32Array(0);
 
   constructor(options: Partial<ClusterIndexOptions> = {}) {
     this.options = { ...DEFAULT_CLUSTER_OPTIONS, ...options };
@@ -131,7 +135,6 @@ export class ClusterIndex {
     this.packed = packed;
     this.packedStart = start;
     this.packedRow = packedRow;
-    this.positions = new Int32Array(fitted);
   }
 
   /** How many rows were placed since the install (new ones). */
@@ -178,35 +181,47 @@ export class ClusterIndex {
   }
 
   /**
-   * Scores the candidates' packed rows into `top` (`aged`: each row's aged bias; `ids`: each
-   * row's item id; `exclude`: ids never pushed), and returns the rest of `candidates` to be
-   * scored from the table: the head, and the probed clusters' rows placed since the install.
+   * Scores the probed clusters' packed rows into `top`, and returns the rows still to be scored
+   * from the table: the probed clusters' rows placed since the install. `top` should already
+   * hold the head's scores (`headRows`): the scan keeps only rows above its lowest score.
+   * `aged`: each row's aged bias, `agedVersion` changing whenever they do; `ids`: each row's
+   * item id; `exclude`: ids never pushed.
    */
-  search(query: Float32Array, aged: Float64Array, ids: readonly string[], exclude: ReadonlySet<string>, top: TopK): number[] {
-    const rows = this.head.slice();
+  search(
+    query: Float32Array,
+    aged: Float64Array,
+    agedVersion: number,
+    ids: readonly string[],
+    exclude: ReadonlySet<string>,
+    top: TopK,
+  ): number[] {
+    const rows: number[] = [];
     const packed = this.packed;
     if (packed === undefined) return rows;
-    const positions = this.positions;
-    let count = 0;
+    this.gatherAged(packed, aged, agedVersion);
+    const packedRow = this.packedRow;
+    const inHead = this.inHead;
+    const take = (at: number, score: number) => {
+      if (score <= top.threshold) return;
+      const row = packedRow[at] as number;
+      if (inHead[row] === 1) return;
+      const id = ids[row] as string;
+      if (!exclude.has(id)) top.push(id, score);
+    };
     for (const c of this.nearest(query)) {
-      for (let at = this.packedStart[c] as number, end = this.packedStart[c + 1] as number; at < end; at++) positions[count++] = at;
-      for (const row of this.joinedIn[c] as number[]) if (this.inHead[row] !== 1) rows.push(row);
-    }
-    const dots = packed.dots(query, positions, count);
-    let threshold = top.threshold;
-    for (let i = 0; i < count; i++) {
-      const at = positions[i] as number;
-      const row = this.packedRow[at] as number;
-      const score = (aged[row] as number) + (dots[i] as number);
-      if (score > threshold && this.inHead[row] !== 1) {
-        const id = ids[row] as string;
-        if (!exclude.has(id)) {
-          top.push(id, score);
-          threshold = top.threshold;
-        }
-      }
+      packed.scan(query, this.packedStart[c] as number, this.packedStart[c + 1] as number, top.threshold, take);
+      for (const row of this.joinedIn[c] as number[]) if (inHead[row] !== 1) rows.push(row);
     }
     return rows;
+  }
+
+  /** Copies the aged biases into the packed arena, in packed order, once per version. */
+  private gatherAged(packed: VectorArena, aged: Float64Array, version: number): void {
+    if (this.packedAgedVersion === version) return;
+    const rows = this.packedRow;
+    const out = packed.biases;
+    for (let at = 0; at < rows.length; at++) out[at] = aged[rows[at] as number] as number;
+    this.packedAgedVersion = version;
   }
 
   /** The `probes` clusters whose centroids score highest for the query, best first. */

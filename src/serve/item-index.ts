@@ -44,6 +44,8 @@ export class ItemIndex extends GrowableItemMatrix {
   private aged = new Float64Array(1024);
   private agedClock = Number.NaN;
   private agedStale = true;
+  /** Changes whenever `aged` is recomputed. */
+  private agedVersion = 0;
   /** Item count from which requests scan cluster candidates instead of every item. */
   private readonly clusterMinItems: number;
   private clusters: ClusterIndex | undefined;
@@ -100,6 +102,7 @@ export class ItemIndex extends GrowableItemMatrix {
       scorer.agedBiases(this, this.clock, this.aged);
       this.agedClock = this.clock;
       this.agedStale = false;
+      this.agedVersion++;
     }
     return this.aged;
   }
@@ -122,7 +125,9 @@ export class ItemIndex extends GrowableItemMatrix {
     const clusters = this.servingClusters();
     if (clusters === undefined) return scorer.rankAged(query, this, aged, k, exclude);
     const top = new TopK(k);
-    const rows = clusters.search(query, aged, this.ids, exclude, top);
+    // The head first: its scores set the floor below which the clusters' scan keeps nothing.
+    scorer.scoreInto(top, query, this, aged, exclude, clusters.headRows);
+    const rows = clusters.search(query, aged, this.agedVersion, this.ids, exclude, top);
     scorer.scoreInto(top, query, this, aged, exclude, rows);
     const items = top.result();
     return items.length < k ? scorer.rankAged(query, this, aged, k, exclude) : items;

@@ -66,7 +66,7 @@ describe('cluster index', () => {
     expect(index.candidates(before)).toContain(5);
     const ids = Array.from({ length: 2_001 }, (_, row) => String(row));
     const top = new TopK(2_001);
-    index.search(before, new Float64Array(2_001), ids, new Set(), top);
+    index.search(before, new Float64Array(2_001), 0, ids, new Set(), top);
     const expected = before.reduce((sum, x, f) => sum + x * (target[f] as number), 0);
     expect(top.result().find((s) => s.id === '5')?.score).toBeCloseTo(expected, 3);
     expect(index.joined).toBe(0);
@@ -78,7 +78,7 @@ describe('cluster index', () => {
     expect(index.candidates(target)).toContain(2_000);
     expect(index.joined).toBe(1);
     // A new row has no packed copy: search hands it back to be scored from the table.
-    expect(index.search(target, new Float64Array(2_001), ids, new Set(), new TopK(10))).toContain(2_000);
+    expect(index.search(target, new Float64Array(2_001), 0, ids, new Set(), new TopK(10))).toContain(2_000);
   });
 
   it('always offers the items with the highest bias', () => {

@@ -37,6 +37,40 @@ describe('the SIMD scoring kernel', () => {
     });
   }
 
+  for (const d of [32, 7]) {
+    it(`scans a range of ${d}-float rows: bias plus dot, only the rows above the floor, in order`, () => {
+      const random = seededRandom(40 + d);
+      const rows = 500;
+      const arena = new VectorArena(d, rows);
+      fill(arena.vectors, random);
+      for (let row = 0; row < rows; row++) arena.biases[row] = random() * 4 - 2;
+      const query = new Float32Array(d);
+      fill(query, random);
+      const score = (row: number) => (arena.biases[row] as number) + (arena.dots(query, [row], 1)[0] as number);
+      const all: Array<[number, number]> = [];
+      arena.scan(query, 100, 400, -Infinity, (row, s) => all.push([row, s]));
+      expect(all.map(([row]) => row)).toEqual(Array.from({ length: 300 }, (_, i) => 100 + i));
+      for (const [row, s] of all) expect(s).toBe(score(row));
+
+      const floor = [...all.map(([, s]) => s)].sort((a, b) => b - a)[20] as number;
+      const above: number[] = [];
+      arena.scan(query, 100, 400, floor, (row, s) => {
+        expect(s).toBeGreaterThan(floor);
+        above.push(row);
+      });
+      expect(above).toEqual(all.filter(([, s]) => s > floor).map(([row]) => row));
+      expect(above).toHaveLength(20);
+    });
+  }
+
+  it('scans nothing for an empty range and refuses rows past the table', () => {
+    const arena = new VectorArena(4, 10);
+    const seen: number[] = [];
+    arena.scan(new Float32Array(4), 5, 5, -Infinity, (row) => seen.push(row));
+    expect(seen).toEqual([]);
+    expect(() => arena.scan(new Float32Array(4), 0, 11, -Infinity, () => undefined)).toThrow(/rows 0 to 11 asked of an arena of 10/);
+  });
+
   it('keeps its rows when it grows, and refuses more rows than it holds', () => {
     const d = 16;
     const arena = new VectorArena(d, 4);
