@@ -99,16 +99,16 @@ export async function benchApi(
   };
   const warm = userIds.slice(0, 400);
   const measured = userIds.slice(400, 400 + Math.round(rate * seconds));
-  log(`api: warming up on ${warm.length} users (the cluster fit runs in the background)`);
+  log(`api: warming up on ${warm.length} users (the index layout runs in the background)`);
   await load(warm, 100, 4);
-  // Measured against a settled index: the clusters refitted after the ingest (the load asks
-  // the index, which starts the refit), with no changed items left to scan for every request.
+  // Measured against a settled index: laid out again after the ingest (the load asks the
+  // index, which starts the layout), with no added items left to score for every request.
   const settledBy = Date.now() + 60_000;
   for (;;) {
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    const unclustered = Number(/^freshet_index_unclustered_items (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN);
-    if (unclustered === 0 || Date.now() > settledBy) {
-      log(`api: index settled with ${unclustered} changed items to scan per request`);
+    const unplaced = Number(/^freshet_index_unplaced_items (\S+)$/m.exec(metrics)?.[1] ?? Number.NaN);
+    if (unplaced === 0 || Date.now() > settledBy) {
+      log(`api: index settled with ${unplaced} added items to score per request`);
       break;
     }
     await load(warm.slice(0, 50), 50, 1);

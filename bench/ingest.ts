@@ -105,7 +105,7 @@ export async function benchIngest(
     // Passed through for experiments: another model file, batch settings, or a profiler
     // (BENCH_ENGINE_NODE_OPTIONS=--cpu-prof becomes the engine's NODE_OPTIONS).
     ...Object.fromEntries(
-      ['FRESHET_PIPELINES_DIR', 'BATCH_MAX_EVENTS', 'BATCH_CONCURRENCY', 'KAFKA_MAX_BYTES_PER_PARTITION', 'INDEX_CLUSTER_PROBES', 'INDEX_CLUSTER_MIN_ITEMS']
+      ['FRESHET_PIPELINES_DIR', 'BATCH_MAX_EVENTS', 'BATCH_CONCURRENCY', 'KAFKA_MAX_BYTES_PER_PARTITION', 'INDEX_BOUND_MIN_ITEMS']
         .flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])),
     ),
     ...(process.env.BENCH_ENGINE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_ENGINE_NODE_OPTIONS } : {}),

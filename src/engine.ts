@@ -91,9 +91,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     : undefined;
 
   const itemTtlMs = store.kind === 'redis' ? config.itemTtlMs : 0;
-  const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexClusterMinItems, itemTtlMs, {
-    probes: config.indexClusterProbes,
-  });
+  const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexBoundMinItems, itemTtlMs);
   // In-process state needs no cache; Redis reads of hot keys are cached briefly and coalesced.
   const cacheTtlMs = store.kind === 'redis' ? config.serving.cacheTtlMs : 0;
   const reads = new CachedStateStore(store, { ttlMs: cacheTtlMs, maxEntries: config.serving.cacheMaxEntries });

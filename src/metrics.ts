@@ -117,9 +117,9 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
       help: 'Items in the in-process scoring index.',
       registers,
     }),
-    indexUnclustered: new Gauge({
-      name: 'freshet_index_unclustered_items',
-      help: 'Items added since the index clusters were fitted: scored from the table when their cluster is probed, until the next fit.',
+    indexUnplaced: new Gauge({
+      name: 'freshet_index_unplaced_items',
+      help: 'Items added since the index cells were laid out: scored for every request, until the next layout.',
       registers,
     }),
     indexLookups: new Counter({

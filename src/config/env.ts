@@ -58,10 +58,8 @@ export interface FreshetConfig {
   };
   /** How stale the in-process item index may be when answering, ms. INDEX_MAX_STALENESS_MS, default 100. */
   indexMaxStalenessMs: number;
-  /** Items from which recommendations score cluster candidates instead of every item. INDEX_CLUSTER_MIN_ITEMS, default 20000. */
-  indexClusterMinItems: number;
-  /** Clusters nearest the user whose items are scored. INDEX_CLUSTER_PROBES, default 16 (of 256). */
-  indexClusterProbes: number;
+  /** Items from which recommendations scan the bound index instead of every item. INDEX_BOUND_MIN_ITEMS, default 20000. */
+  indexBoundMinItems: number;
   /** Redis keys of a user not written for this long expire, ms; 0 keeps them. USER_TTL_MS, default 90 days. */
   userTtlMs: number;
   /** Redis keys of an item not written for this long expire, and it leaves the index, ms; 0 keeps them. ITEM_TTL_MS, default 30 days. */
@@ -196,6 +194,14 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
     }
   }
   const clickhouseUrl = url(env, 'CLICKHOUSE_URL');
+  // Settings of the approximate cluster index that exact bound scanning replaced: said, not ignored.
+  for (const name of ['INDEX_CLUSTER_PROBES', 'INDEX_CLUSTER_MIN_ITEMS']) {
+    if (optional(env, name) !== undefined) {
+      throw new FreshetError('config_invalid', `${name} is no longer read: recommendations are exact; INDEX_BOUND_MIN_ITEMS sets when the bound index is used`, {
+        field: name,
+      });
+    }
+  }
 
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -239,8 +245,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
       maxPending: integer(env, 'ANALYTICS_MAX_PENDING', 5000, 1, 10_000_000),
     },
     indexMaxStalenessMs: integer(env, 'INDEX_MAX_STALENESS_MS', 100, 0, 600_000),
-    indexClusterMinItems: integer(env, 'INDEX_CLUSTER_MIN_ITEMS', 20_000, 1, 1_000_000_000),
-    indexClusterProbes: integer(env, 'INDEX_CLUSTER_PROBES', 16, 1, 256),
+    indexBoundMinItems: integer(env, 'INDEX_BOUND_MIN_ITEMS', 20_000, 1, 1_000_000_000),
     userTtlMs: integer(env, 'USER_TTL_MS', 90 * 86_400_000, 0, 10 * 365 * 86_400_000),
     itemTtlMs: integer(env, 'ITEM_TTL_MS', 30 * 86_400_000, 0, 10 * 365 * 86_400_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),

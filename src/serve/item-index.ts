@@ -6,17 +6,17 @@ import { TopK, type Scored } from '../model/topk.ts';
 import type { StateStore } from '../state/store.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { ClusterIndex, DEFAULT_CLUSTER_OPTIONS, type ClusterFit, type ClusterIndexOptions } from './cluster-index.ts';
+import { BoundIndex, DEFAULT_BOUND_OPTIONS, type BoundIndexOptions, type BoundLayout } from './bound-index.ts';
 
-/** Rebuild the clusters at once when the index has grown by this factor since they were fitted. */
-const CLUSTER_REGROWTH = 1.5;
+/** Lay the bound index out again at once when the index has grown by this factor since. */
+const LAYOUT_REGROWTH = 1.5;
 /**
- * A changed row stays in the cluster it was fitted in, and a new row joins the nearest: while
- * the model trains, vectors drift from the centroids they were fitted around. So once any row
- * has changed, the clusters are refitted (in a worker thread: about 0.3 s of a core for 60,000
- * items), but not more often than this, ms.
+ * A changed row stays in the cell it was laid out in (its bound raised if need be), and a new
+ * row is scored for every request: answers stay exact, but bounds loosen and new rows add up
+ * while the model trains. So once any row has changed, the cells are laid out again (in a worker
+ * thread), but not more often than this, ms.
  */
-const CLUSTER_MIN_INTERVAL_MS = 30_000;
+const LAYOUT_MIN_INTERVAL_MS = 30_000;
 /**
  * Changed items applied per turn of the event loop: a refresh after a busy second holds
  * thousands, and applied at once they held batches and requests back for 60-80 ms.
@@ -40,27 +40,27 @@ export class ItemIndex extends GrowableItemMatrix {
   private inflight: Promise<void> | undefined;
   private readonly store: StateStore;
   private readonly now: () => number;
-  private readonly metrics: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnclustered'> | undefined;
+  private readonly metrics: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnplaced'> | undefined;
   private aged = new Float64Array(1024);
   private agedClock = Number.NaN;
   private agedStale = true;
   /** Changes whenever `aged` is recomputed. */
   private agedVersion = 0;
-  /** Item count from which requests scan cluster candidates instead of every item. */
-  private readonly clusterMinItems: number;
-  private clusters: ClusterIndex | undefined;
-  private clusteredSize = 0;
-  private clusteredAt = 0;
-  /** Whether rows were upserted since the vectors of the installed fit were taken. */
+  /** Item count from which requests scan the bound index instead of every item. */
+  private readonly boundMinItems: number;
+  private bounds: BoundIndex | undefined;
+  private laidOutSize = 0;
+  private laidOutAt = 0;
+  /** Whether rows were upserted since the vectors of the installed layout were taken. */
   private changed = false;
-  /** Whether rows were upserted since the vectors of the fit in flight were taken. */
-  private changedDuringFit = false;
-  private fitting: Promise<void> | undefined;
+  /** Whether rows were upserted since the vectors of the layout in flight were taken. */
+  private changedDuringLayout = false;
+  private layingOut: Promise<void> | undefined;
   /** Wall-clock time each row's item was last written to the store, ms. */
   private writtenAt = new Float64Array(this.bias.length);
   /** Items not written for this long have expired from the store and are retired here, ms; 0 never. */
   private readonly itemTtlMs: number;
-  private readonly clusterOptions: Partial<ClusterIndexOptions>;
+  private readonly boundOptions: BoundIndexOptions;
   private retired = 0;
   private sweptAt = -Infinity;
 
@@ -68,18 +68,18 @@ export class ItemIndex extends GrowableItemMatrix {
     store: StateStore,
     dimensions: number,
     now: () => number = Date.now,
-    metrics?: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnclustered'>,
-    clusterMinItems = Infinity,
+    metrics?: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnplaced'>,
+    boundMinItems = Infinity,
     itemTtlMs = 0,
-    clusterOptions: Partial<ClusterIndexOptions> = {},
+    boundOptions: Partial<BoundIndexOptions> = {},
   ) {
     super(dimensions);
     this.store = store;
     this.now = now;
     this.metrics = metrics;
-    this.clusterMinItems = clusterMinItems;
+    this.boundMinItems = boundMinItems;
     this.itemTtlMs = itemTtlMs;
-    this.clusterOptions = clusterOptions;
+    this.boundOptions = { ...DEFAULT_BOUND_OPTIONS, ...boundOptions };
   }
 
   /** Items that can be served: every row but the retired ones. */
@@ -107,67 +107,67 @@ export class ItemIndex extends GrowableItemMatrix {
     return this.aged;
   }
 
-  /**
-   * Rows worth scoring for a user vector, or undefined when every row should be:
-   * a small index, or a large one whose clusters are still being fitted.
-   */
-  candidates(query: Float32Array): number[] | undefined {
-    const clusters = this.servingClusters();
-    return clusters?.candidates(query);
+  /** Whether requests scan the bound index (else every item): a large index, laid out. */
+  get bounded(): boolean {
+    return this.servingBounds() !== undefined;
+  }
+
+  /** Rows of the bound index scanned by the last ranking that used it. */
+  get lastScanned(): number {
+    return this.bounds?.lastScanned ?? this.size;
   }
 
   /**
    * The k best items for a user vector by `scorer`'s rule (`aged`: `agedBiases(scorer)`), never
-   * one of `exclude`: the rows of `candidates`, scored where they lie fastest; every row when
-   * there are no clusters, or when the candidates hold fewer than k items.
+   * one of `exclude`: exactly the top-k of every row, through the bound index when there is one.
    */
   rank(scorer: Scorer, query: Float32Array, aged: Float64Array, k: number, exclude: ReadonlySet<string>): Scored[] {
-    const clusters = this.servingClusters();
-    if (clusters === undefined) return scorer.rankAged(query, this, aged, k, exclude);
+    const bounds = this.servingBounds();
+    if (bounds === undefined) return scorer.rankAged(query, this, aged, k, exclude);
     const top = new TopK(k);
-    // The head first: its scores set the floor below which the clusters' scan keeps nothing.
-    scorer.scoreInto(top, query, this, aged, exclude, clusters.headRows);
-    const rows = clusters.search(query, aged, this.agedVersion, this.ids, exclude, top);
-    scorer.scoreInto(top, query, this, aged, exclude, rows);
-    const items = top.result();
-    return items.length < k ? scorer.rankAged(query, this, aged, k, exclude) : items;
+    const added = bounds.search(query, aged, this.agedVersion, this.ids, exclude, top);
+    scorer.scoreInto(top, query, this, aged, exclude, added);
+    return top.result();
   }
 
-  private servingClusters(): ClusterIndex | undefined {
-    if (this.size < this.clusterMinItems) return undefined;
-    this.refitIfStale();
-    return this.clusters;
+  private servingBounds(): BoundIndex | undefined {
+    if (this.size < this.boundMinItems) return undefined;
+    this.layOutIfStale();
+    return this.bounds;
   }
 
-  /** Fits clusters in a worker thread when there are none, the index grew, or rows changed. */
-  private refitIfStale(): void {
-    if (this.fitting !== undefined || this.size < this.clusterMinItems) return;
+  /** Lays the cells out in a worker thread when there are none, the index grew, or rows changed. */
+  private layOutIfStale(): void {
+    if (this.layingOut !== undefined || this.size < this.boundMinItems) return;
     const now = this.now();
     const stale =
-      this.clusters === undefined ||
-      this.size > this.clusteredSize * CLUSTER_REGROWTH ||
-      (this.changed && now - this.clusteredAt > CLUSTER_MIN_INTERVAL_MS);
+      this.bounds === undefined ||
+      this.size > this.laidOutSize * LAYOUT_REGROWTH ||
+      (this.changed && now - this.laidOutAt > LAYOUT_MIN_INTERVAL_MS);
     if (!stale) return;
     const size = this.size;
-    this.changedDuringFit = false;
-    const table = { size, dimensions: this.dimensions, vectors: this.vectors.slice(0, size * this.dimensions), bias: new Float64Array(0) };
-    this.fitting = fitInWorker(table)
-      .then((fit) => {
-        const clusters = new ClusterIndex(this.clusterOptions);
-        clusters.install(this, fit, this.clusters);
-        this.clusters = clusters;
-        this.changed = this.changedDuringFit;
-        this.metrics?.indexUnclustered.set(clusters.joined);
+    this.changedDuringLayout = false;
+    // The cells are banded by the aged biases last computed (the raw biases before any): bands
+    // only steer how tight the bounds are, never what is found.
+    const aged = this.aged.length >= size && !this.agedStale ? this.aged : this.bias;
+    const table = { size, dimensions: this.dimensions, vectors: this.vectors.slice(0, size * this.dimensions), bias: aged.slice(0, size) };
+    this.layingOut = layOutInWorker(table, this.boundOptions)
+      .then((layout) => {
+        const bounds = new BoundIndex(this.boundOptions);
+        bounds.install(this, layout, this.bounds);
+        this.bounds = bounds;
+        this.changed = this.changedDuringLayout;
+        this.metrics?.indexUnplaced.set(bounds.joined);
         this.version++;
-        this.clusteredSize = size;
-        this.clusteredAt = now;
+        this.laidOutSize = size;
+        this.laidOutAt = now;
       })
       .catch(() => {
-        // Serving scans every item until a later fit succeeds.
-        this.clusteredAt = now;
+        // Serving scans every item until a later layout succeeds.
+        this.laidOutAt = now;
       })
       .finally(() => {
-        this.fitting = undefined;
+        this.layingOut = undefined;
       });
   }
 
@@ -218,8 +218,8 @@ export class ItemIndex extends GrowableItemMatrix {
     }
     this.refreshedAt = started;
     this.metrics?.indexItems.set(this.live);
-    this.metrics?.indexUnclustered.set(this.clusters?.joined ?? 0);
-    this.refitIfStale();
+    this.metrics?.indexUnplaced.set(this.bounds?.joined ?? 0);
+    this.layOutIfStale();
   }
 
   /**
@@ -260,26 +260,29 @@ export class ItemIndex extends GrowableItemMatrix {
     super.upsert(id, record);
     const row = this.row(id) as number;
     this.changed = true;
-    if (this.fitting !== undefined) this.changedDuringFit = true;
+    if (this.layingOut !== undefined) this.changedDuringLayout = true;
     this.agedStale = true;
     this.version++;
-    // A changed item keeps its cluster until the next fit; a new one is placed now.
-    this.clusters?.update(this, row);
+    // A changed item keeps its cell until the next layout; a new one is scored for every request.
+    this.bounds?.update(this, row);
   }
 
 }
 
-function fitInWorker(table: { size: number; dimensions: number; vectors: Float32Array; bias: Float64Array }): Promise<ClusterFit> {
+function layOutInWorker(
+  table: { size: number; dimensions: number; vectors: Float32Array; bias: Float64Array },
+  options: BoundIndexOptions,
+): Promise<BoundLayout> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./cluster-worker.ts', import.meta.url));
-    worker.once('message', (fit: ClusterFit) => {
-      resolve(fit);
+    const worker = new Worker(new URL('./bound-worker.ts', import.meta.url));
+    worker.once('message', (layout: BoundLayout) => {
+      resolve(layout);
       void worker.terminate();
     });
     worker.once('error', reject);
     worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`cluster worker exited with ${code}`));
+      if (code !== 0) reject(new Error(`bound index worker exited with ${code}`));
     });
-    worker.postMessage({ table, options: DEFAULT_CLUSTER_OPTIONS }, [table.vectors.buffer as ArrayBuffer]);
+    worker.postMessage({ table, options }, [table.vectors.buffer as ArrayBuffer, table.bias.buffer as ArrayBuffer]);
   });
 }

@@ -91,8 +91,8 @@ export class Recommender {
       return { items: cached.items.slice(0, k), coldStart: false };
     }
 
-    // The model's own ranking rule, the one `freshet evaluate` measures, over the
-    // index's cluster candidates when it is large; every item when the candidates fall short.
+    // The model's own ranking rule, the one `freshet evaluate` measures, over every item
+    // (through the bound index, which skips only items that cannot make the top k).
     const aged = this.index.agedBiases(this.scorer);
     const items = this.index.rank(this.scorer, user.vec, aged, k, exclude);
 

@@ -81,109 +81,91 @@ describe('item index expiry', () => {
   });
 });
 
-describe('item index candidates while the model trains', () => {
-  it('keeps a changed row in the cluster its fit gave it, and places a new row in its nearest cluster', async () => {
-    const store = new ScriptedStore();
-    const d = 8;
-    const random = seededRandom(3);
-    const items: ItemChanges['items'] = Array.from({ length: 3_000 }, (_, i) => [
-      `i${i}`,
-      record(0, Array.from({ length: d }, () => random() - 0.5)),
-      0,
-    ]);
-    store.feed.push({ seq: 1, items });
-    const index = new ItemIndex(store, d, Date.now, undefined, 1_000);
-    await index.refresh();
-    const query = Float32Array.from({ length: d }, (_, f) => (f === 0 ? 1 : 0));
-    await until(() => index.candidates(query) !== undefined, 'no clusters fitted');
-    const before = index.candidates(query) as number[];
-    expect(before.length).toBeLessThan(3_000);
-
-    // Three rows move to where the query points: their clusters stay those of their old vectors
-    // until the next fit. Two new rows are offered to every query.
-    const offered = new Set(before);
-    const moved = items.map(([id]) => id).filter((id) => !offered.has(index.row(id) as number)).slice(0, 3);
-    expect(moved).toHaveLength(3);
-    store.feed.push({
-      seq: 2,
-      items: [...moved, 'new0', 'new1'].map((id) => [id, record(0, [5, 0, 0, 0, 0, 0, 0, 0]), 1]),
-    });
-    await index.refresh();
-    const after = index.candidates(query) as number[];
-    for (const id of moved) expect(after).not.toContain(index.row(id));
-    for (const id of ['new0', 'new1']) expect(after).toContain(index.row(id));
-    expect(new Set(after).size).toBe(after.length);
-    expect(after.length).toBe(before.length + 2);
-  }, 30_000);
-
-  it('refits once rows have changed, not before 30 s after the last fit, and then scans new rows no more', async () => {
+describe('item index ranking while the model trains', () => {
+  it('refits once rows have changed, not before 30 s after the last layout, and then scans new rows no more', async () => {
     const { store, d, vector } = catalogue(4, 2_000, () => 0);
     let now = 1_000_000;
-    let unclustered = Number.NaN;
+    let unplaced = Number.NaN;
     const metrics = {
       indexLookups: { inc: () => undefined },
       indexItems: { set: () => undefined },
-      indexUnclustered: { set: (value: number) => (unclustered = value) },
+      indexUnplaced: { set: (value: number) => (unplaced = value) },
     } as unknown as ConstructorParameters<typeof ItemIndex>[3];
     const index = new ItemIndex(store, d, () => now, metrics, 1_000);
     await index.refresh();
-    const query = Float32Array.from(vector());
-    await until(() => index.candidates(query) !== undefined, 'no clusters fitted');
+    const scorer = new Scorer(DEFAULT_MODEL_PARAMS);
+    const rank = () => index.rank(scorer, Float32Array.from(vector()), index.agedBiases(scorer), 10, new Set());
+    await until(() => index.bounded, 'no layout');
     const version = index.version;
 
-    // Three changed rows and two new ones; only the new ones are scanned apart from the clusters.
+    // Three changed rows and two new ones; only the new ones are scored apart from the cells.
     store.feed.push({ seq: 2, items: ['i0', 'i1', 'i2', 'new0', 'new1'].map((id) => [id, record(0, vector()), 1]) });
     await index.refresh();
-    expect(unclustered).toBe(2);
+    expect(unplaced).toBe(2);
     now += 29_000;
-    index.candidates(query);
+    rank();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect([unclustered, index.version]).toEqual([2, version + 5]);
+    expect([unplaced, index.version]).toEqual([2, version + 5]);
 
     now += 2_000;
-    index.candidates(query);
-    await until(() => unclustered === 0, 'the new rows were not refitted');
+    rank();
+    await until(() => unplaced === 0, 'the new rows were not laid out');
     expect(index.version).toBe(version + 6);
 
-    // Changed rows alone are enough for a refit, 30 s on.
+    // Changed rows alone are enough for a new layout, 30 s on.
     store.feed.push({ seq: 3, items: [['i3', record(0, vector()), 2]] });
     await index.refresh();
     now += 31_000;
-    index.candidates(query);
-    await until(() => index.version === version + 8, 'the changed row was not refitted');
-    // The new fit's packed copy (in the memory of the one it replaced) ranks as the table does.
-    const scorer = new Scorer(DEFAULT_MODEL_PARAMS);
+    rank();
+    await until(() => index.version === version + 8, 'the changed row was not laid out');
+    // The new layout's packed copy (in the memory of the one it replaced) ranks as the table does.
     const aged = index.agedBiases(scorer);
-    const exact = scorer.rankAged(query, index, aged, 10, new Set(), index.candidates(query));
-    expect(index.rank(scorer, query, aged, 10, new Set())).toEqual(exact);
+    for (let q = 0; q < 20; q++) {
+      const query = Float32Array.from(vector());
+      expect(index.rank(scorer, query, aged, 10, new Set())).toEqual(scorer.rankAged(query, index, aged, 10, new Set()));
+    }
   }, 30_000);
 
-  it('ranks by scanning packed cluster rows as it would by scoring every candidate row, after changes too', async () => {
-    const { store, d, random, vector } = catalogue(9, 3_000, (random) => random());
-    const index = new ItemIndex(store, d, Date.now, undefined, 1_000, 0, { clusters: 32, probes: 4, head: 20 });
+  it('ranks exactly as scoring every row does, after changed rows, new rows and expiry too', async () => {
+    // Biases spread out and vectors of many lengths, as trained factors have.
+    const { store, d, random } = catalogue(9, 3_000, (random) => (random() - 0.3) * 2);
+    // The catalogue was written at 0; only items not written again after that expire, at 70 s.
+    let now = 0;
+    const index = new ItemIndex(store, d, () => now, undefined, 1_000, 60_000);
+    const vector = () => {
+      const scale = random() * 3;
+      return Array.from({ length: d }, () => (random() - 0.5) * scale);
+    };
     await index.refresh();
-    const query = () => Float32Array.from(vector());
-    await until(() => index.candidates(query()) !== undefined, 'no clusters fitted');
-    // Changed rows (their packed copies rewritten), new rows (placed since the fit), new high biases (head).
+    const scorer = new Scorer(DEFAULT_MODEL_PARAMS);
+    await until(() => index.bounded, 'no layout');
+    // Changed rows (packed copies rewritten, some far longer than their cell's), new rows (scored
+    // for every request), high biases, and every item but those expiring (not written again).
     store.feed.push({
       seq: 2,
       items: [
-        ...Array.from({ length: 60 }, (_, n): ItemChanges['items'][number] => [`i${n * 7}`, record(random(), vector()), 1]),
-        ...Array.from({ length: 40 }, (_, n): ItemChanges['items'][number] => [`new${n}`, record(n < 5 ? 10 : random(), vector()), 1]),
+        ...Array.from({ length: 60 }, (_, n): ItemChanges['items'][number] => [`i${n * 7}`, record(random(), vector().map((x) => x * (n % 3 === 0 ? 4 : 1))), 40_000]),
+        ...Array.from({ length: 40 }, (_, n): ItemChanges['items'][number] => [`new${n}`, record(n < 5 ? 10 : random(), vector()), 40_000]),
       ],
     });
+    now = 50_000;
     await index.refresh();
-    const scorer = new Scorer(DEFAULT_MODEL_PARAMS);
+    store.feed.push({ seq: 3, items: Array.from({ length: 1_000 }, (_, n): ItemChanges['items'][number] => [`i${n * 3 + 1}`, record(random() * 3, vector()), now]) });
+    now = 70_000;
+    await index.refresh();
+    expect(index.live).toBeGreaterThan(1_000);
+    expect(index.live).toBeLessThan(1_200);
     const aged = index.agedBiases(scorer);
-    const exclude = new Set(['i3', 'new1', 'i14']);
-    for (let q = 0; q < 50; q++) {
-      const user = query();
-      const candidates = index.candidates(user) as number[];
-      expect(new Set(candidates).size).toBe(candidates.length);
-      const expected = scorer.rankAged(user, index, aged, 10, exclude, candidates);
+    const exclude = new Set(['i3', 'new1', 'i14', 'i301']);
+    let scanned = 0;
+    for (let q = 0; q < 100; q++) {
+      const user = Float32Array.from(vector());
+      const expected = scorer.rankAged(user, index, aged, 10, exclude);
       const served = index.rank(scorer, user, aged, 10, exclude);
-      expect(served.map((s) => s.id)).toEqual(expected.map((s) => s.id));
-      served.forEach((s, i) => expect(s.score).toBe(expected[i]?.score));
+      expect(served).toEqual(expected);
+      scanned += index.lastScanned;
     }
+    // The bounds skip most rows.
+    expect(scanned / 100).toBeLessThan(index.size / 4);
   }, 30_000);
 });

@@ -1,0 +1,265 @@
+import type { TopK } from '../model/topk.ts';
+import { VectorArena } from '../model/vector-arena.ts';
+
+/** Row-major item vectors and biases, as kept by the item index. */
+export interface VectorTable {
+  readonly size: number;
+  readonly dimensions: number;
+  readonly vectors: Float32Array;
+  readonly bias: Float64Array;
+}
+
+export interface BoundIndexOptions {
+  /** Bands of aged bias (by quantile) the rows are split into. */
+  biasBands: number;
+  /** Bands of vector length (by quantile) each bias band is split into. */
+  normBands: number;
+}
+
+export const DEFAULT_BOUND_OPTIONS: BoundIndexOptions = { biasBands: 128, normBands: 32 };
+
+/**
+ * Each row's cell, numbered in scan order: the highest band of bias first and, within it, the
+ * longest vectors first. Rows past `cellOf.length` were added after the layout.
+ */
+export interface BoundLayout {
+  cells: number;
+  cellOf: Int32Array;
+}
+
+/**
+ * Slack on the bound of a dot product: the kernel sums in float32, which can exceed the exact
+ * product by about dimensions × 2⁻²⁴ of |query|·|row|, far below this.
+ */
+const BOUND_SLACK = 1e-4;
+
+/**
+ * An exact top-k index for scores of the form `aged bias + query · row`. Rows are packed into
+ * cells of similar aged bias and similar vector length. No row of a cell can score above
+ * `max aged bias + |query| · max length` (Cauchy-Schwarz), so a query scans the cells in order
+ * of bias, skipping every cell whose bound cannot beat the k-th best score found so far. On
+ * trained factors most cells are skipped. The answer is the exact top-k of every row, whatever
+ * the layout: a layout that has grown stale only costs more scanning.
+ */
+export class BoundIndex {
+  readonly options: BoundIndexOptions;
+  private dimensions = 0;
+  /** The vectors of the rows the layout placed, copied in cell order; biases gathered beside them. */
+  private packed: VectorArena | undefined;
+  /** First packed position of each cell, and one past the last cell's. */
+  private cellStart = new Int32Array(1);
+  private packedRow = new Int32Array(0);
+  /** Each row's packed position, -1 for a row added since the layout. */
+  private packedAt = new Int32Array(0);
+  /** Each packed row's vector length. */
+  private packedNorm = new Float64Array(0);
+  private cellMaxNorm = new Float64Array(0);
+  private cellMaxAged = new Float64Array(0);
+  private cellOfPacked = new Int32Array(0);
+  /** The version of the aged biases copied into the packed arena, once per version. */
+  private agedVersion = Number.NaN;
+  /** Rows added since the layout, scored from the table for every query. */
+  private added: number[] = [];
+  /** Rows of the packed copy scanned by the last search (for tests and tuning). */
+  lastScanned = 0;
+
+  constructor(options: Partial<BoundIndexOptions> = {}) {
+    this.options = { ...DEFAULT_BOUND_OPTIONS, ...options };
+  }
+
+  get built(): boolean {
+    return this.packed !== undefined;
+  }
+
+  /** How many rows were added since the layout (each scored for every query). */
+  get joined(): number {
+    return this.added.length;
+  }
+
+  /** Lays out the table with its biases as the aged biases, in this thread. */
+  rebuild(table: VectorTable): void {
+    this.install(table, layoutCells(table, table.bias, this.options));
+  }
+
+  /**
+   * Takes a layout (made here or in a worker thread from a copy of the table), packing each row
+   * it placed from the table as it is now; rows it did not see are added. `replaced`: the index
+   * this one replaces, whose packed memory is reused (it serves no more).
+   */
+  install(table: VectorTable, layout: BoundLayout, replaced?: BoundIndex): void {
+    const { dimensions: d, size } = table;
+    this.dimensions = d;
+    const cells = layout.cells;
+    const placed = Math.min(size, layout.cellOf.length);
+    const start = new Int32Array(cells + 1);
+    for (let row = 0; row < placed; row++) (start[(layout.cellOf[row] as number) + 1] as number)++;
+    for (let c = 0; c < cells; c++) start[c + 1] = (start[c + 1] as number) + (start[c] as number);
+    const next = start.slice(0, cells);
+    // WebAssembly memory never shrinks and is freed only when collected: a new layout reuses it.
+    const reused = replaced?.packed?.dimensions === d ? replaced.packed : undefined;
+    if (replaced !== undefined) replaced.packed = undefined;
+    const packed = reused ?? new VectorArena(d, Math.max(1, placed));
+    packed.grow(Math.max(1, placed));
+    this.packedRow = new Int32Array(placed);
+    this.packedAt = new Int32Array(Math.max(size, 1024)).fill(-1);
+    this.packedNorm = new Float64Array(placed);
+    this.cellOfPacked = new Int32Array(placed);
+    this.cellMaxNorm = new Float64Array(cells);
+    this.cellMaxAged = new Float64Array(cells);
+    for (let row = 0; row < placed; row++) {
+      const cell = layout.cellOf[row] as number;
+      const at = next[cell] as number;
+      next[cell] = at + 1;
+      this.packedRow[at] = row;
+      this.packedAt[row] = at;
+      this.cellOfPacked[at] = cell;
+      const vector = table.vectors.subarray(row * d, (row + 1) * d);
+      packed.vectors.set(vector, at * d);
+      this.packedNorm[at] = length(vector);
+      if ((this.packedNorm[at] as number) > (this.cellMaxNorm[cell] as number)) this.cellMaxNorm[cell] = this.packedNorm[at] as number;
+    }
+    this.packed = packed;
+    this.cellStart = start;
+    this.agedVersion = Number.NaN;
+    this.added = [];
+    for (let row = placed; row < size; row++) this.added.push(row);
+  }
+
+  /**
+   * Notes a new or changed row, after the table holds its vector: a placed row has its packed
+   * copy rewritten and its cell's bound raised if need be; a new row is added.
+   */
+  update(table: VectorTable, row: number): void {
+    if (!this.built) return;
+    if (row >= this.packedAt.length) {
+      const packedAt = new Int32Array(Math.max(row + 1, this.packedAt.length * 2)).fill(-1);
+      packedAt.set(this.packedAt);
+      this.packedAt = packedAt;
+    }
+    const at = this.packedAt[row] as number;
+    if (at === -1) {
+      this.added.push(row);
+      this.packedAt[row] = -2;
+      return;
+    }
+    if (at < 0 || this.packed === undefined) return;
+    const d = this.dimensions;
+    const vector = table.vectors.subarray(row * d, (row + 1) * d);
+    this.packed.vectors.set(vector, at * d);
+    const norm = length(vector);
+    this.packedNorm[at] = norm;
+    const cell = this.cellOfPacked[at] as number;
+    if (norm > (this.cellMaxNorm[cell] as number)) this.cellMaxNorm[cell] = norm;
+  }
+
+  /**
+   * Pushes into `top` every packed row that can be among its best, and returns the rows added
+   * since the layout, to be scored from the table. `aged`: each row's aged bias, `agedVersion`
+   * changing whenever they do; `ids`: each row's item id; `exclude`: ids never pushed.
+   */
+  search(
+    query: Float32Array,
+    aged: Float64Array,
+    agedVersion: number,
+    ids: readonly string[],
+    exclude: ReadonlySet<string>,
+    top: TopK,
+  ): readonly number[] {
+    this.lastScanned = 0;
+    const packed = this.packed;
+    if (packed === undefined) return this.added;
+    this.gatherAged(packed, aged, agedVersion);
+    const reach = length(query) * (1 + BOUND_SLACK);
+    const packedRow = this.packedRow;
+    const take = (at: number, score: number) => {
+      if (score <= top.threshold) return;
+      const id = ids[packedRow[at] as number] as string;
+      if (!exclude.has(id)) top.push(id, score);
+    };
+    const start = this.cellStart;
+    const maxAged = this.cellMaxAged;
+    const maxNorm = this.cellMaxNorm;
+    for (let c = 0; c < maxAged.length; c++) {
+      if ((maxAged[c] as number) + reach * (maxNorm[c] as number) <= top.threshold) continue;
+      const from = start[c] as number;
+      const to = start[c + 1] as number;
+      packed.scan(query, from, to, top.threshold, take);
+      this.lastScanned += to - from;
+    }
+    return this.added;
+  }
+
+  /** Copies the aged biases into the packed arena in packed order, and takes each cell's highest. */
+  private gatherAged(packed: VectorArena, aged: Float64Array, version: number): void {
+    if (this.agedVersion === version) return;
+    const rows = this.packedRow;
+    const out = packed.biases;
+    const start = this.cellStart;
+    for (let c = 0; c < this.cellMaxAged.length; c++) {
+      let max = -Infinity;
+      for (let at = start[c] as number, end = start[c + 1] as number; at < end; at++) {
+        const bias = aged[rows[at] as number] as number;
+        out[at] = bias;
+        if (bias > max) max = bias;
+      }
+      this.cellMaxAged[c] = max;
+    }
+    this.agedVersion = version;
+  }
+}
+
+function length(vector: Float32Array): number {
+  let sum = 0;
+  for (let f = 0; f < vector.length; f++) sum += (vector[f] as number) ** 2;
+  return Math.sqrt(sum);
+}
+
+/** The value at each of `bands - 1` evenly spaced quantiles of `values` (ascending). */
+function bandEdges(values: Float64Array, bands: number): Float64Array {
+  const sorted = values.slice().sort();
+  const edges = new Float64Array(Math.max(0, bands - 1));
+  for (let i = 0; i < edges.length; i++) edges[i] = sorted[Math.floor(((i + 1) * sorted.length) / bands)] as number;
+  return edges;
+}
+
+/** The band of `value`: how many edges are at or below it. */
+function band(edges: Float64Array, value: number): number {
+  let low = 0;
+  let high = edges.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (value >= (edges[mid] as number)) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/**
+ * Cells by quantiles of aged bias (`aged`, one per row) and of vector length, numbered highest
+ * bias band first and longest vectors first within it: pure, for any thread.
+ */
+export function layoutCells(
+  table: Pick<VectorTable, 'size' | 'dimensions' | 'vectors'>,
+  aged: Float64Array,
+  options: BoundIndexOptions,
+): BoundLayout {
+  const { size, dimensions: d } = table;
+  const norms = new Float64Array(size);
+  const biases = new Float64Array(size);
+  for (let row = 0; row < size; row++) {
+    norms[row] = length(table.vectors.subarray(row * d, (row + 1) * d));
+    // Retired rows (bias -Infinity) sort first and land in the lowest band.
+    const bias = aged[row] as number;
+    biases[row] = Number.isFinite(bias) ? bias : -Number.MAX_VALUE;
+  }
+  const { biasBands, normBands } = options;
+  const biasEdges = bandEdges(biases, biasBands);
+  const normEdges = bandEdges(norms, normBands);
+  const cellOf = new Int32Array(size);
+  for (let row = 0; row < size; row++) {
+    const b = biasBands - 1 - band(biasEdges, biases[row] as number);
+    const n = normBands - 1 - band(normEdges, norms[row] as number);
+    cellOf[row] = b * normBands + n;
+  }
+  return { cells: biasBands * normBands, cellOf };
+}

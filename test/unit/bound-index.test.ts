@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/model/random.ts';
+import { TopK } from '../../src/model/topk.ts';
+import { BoundIndex, layoutCells, type VectorTable } from '../../src/serve/bound-index.ts';
+
+/** Items around shared taste directions, with biases and vector lengths spread as trained factors have. */
+function world(items: number, d: number, seed: number) {
+  const random = seededRandom(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(random() || 1e-12)) * Math.cos(2 * Math.PI * random());
+  const topics = Array.from({ length: 40 }, () => Float32Array.from({ length: d }, gauss));
+  const around = (spread: number, length: number) => {
+    const topic = topics[Math.floor(random() * topics.length)] as Float32Array;
+    return Float32Array.from(topic, (x) => (x + gauss() * spread) * length);
+  };
+  const vectors = new Float32Array(items * d);
+  const bias = new Float64Array(items);
+  for (let i = 0; i < items; i++) {
+    vectors.set(around(0.8, 0.05 + random() ** 3), i * d);
+    bias[i] = Math.exp(gauss()) * 0.2;
+  }
+  const table: VectorTable = { size: items, dimensions: d, vectors, bias };
+  const ids = Array.from({ length: items }, (_, row) => `i${row}`);
+  return { table, ids, user: () => around(0.5, 0.3 + random()) };
+}
+
+function exact(table: VectorTable, ids: readonly string[], query: Float32Array, k: number, exclude: ReadonlySet<string>) {
+  const top = new TopK(k);
+  const d = table.dimensions;
+  for (let row = 0; row < table.size; row++) {
+    let dot = 0;
+    for (let f = 0; f < d; f++) dot += (query[f] as number) * (table.vectors[row * d + f] as number);
+    if (!exclude.has(ids[row] as string)) top.push(ids[row] as string, (table.bias[row] as number) + dot);
+  }
+  return top.result();
+}
+
+describe('bound index', () => {
+  it('finds the exact top-10 while scanning a small share of the rows', () => {
+    const { table, ids, user } = world(20_000, 32, 11);
+    const index = new BoundIndex();
+    index.rebuild(table);
+    const exclude = new Set(['i1', 'i2', 'i3']);
+    let scanned = 0;
+    for (let q = 0; q < 100; q++) {
+      const query = user();
+      const top = new TopK(10);
+      expect(index.search(query, table.bias, 1, ids, exclude, top)).toEqual([]);
+      scanned += index.lastScanned;
+      const served = top.result();
+      const truth = exact(table, ids, query, 10, exclude);
+      expect(served.map((s) => s.id)).toEqual(truth.map((s) => s.id));
+      served.forEach((s, i) => expect(s.score).toBeCloseTo(truth[i]?.score as number, 4));
+    }
+    expect(scanned / 100 / table.size).toBeLessThan(0.25);
+  });
+
+  it('numbers cells from the highest bias and the longest vectors', () => {
+    const { table } = world(4_000, 8, 3);
+    const layout = layoutCells(table, table.bias, { biasBands: 4, normBands: 2 });
+    expect(layout.cells).toBe(8);
+    let top = 0;
+    let low = 0;
+    for (let row = 1; row < table.size; row++) {
+      if ((table.bias[row] as number) > (table.bias[top] as number)) top = row;
+      if ((table.bias[row] as number) < (table.bias[low] as number)) low = row;
+    }
+    expect(layout.cellOf[top]).toBeLessThan(2);
+    expect(layout.cellOf[low]).toBeGreaterThanOrEqual(6);
+    const counts = new Array<number>(8).fill(0);
+    for (const cell of layout.cellOf) counts[cell] = (counts[cell] as number) + 1;
+    for (let band = 0; band < 4; band++) expect((counts[2 * band] as number) + (counts[2 * band + 1] as number)).toBe(1_000);
+  });
+
+  it('finds a changed row by its new vector, though it outgrew its cell, and hands back new rows', () => {
+    const { table, ids, user } = world(3_000, 8, 5);
+    const index = new BoundIndex({ biasBands: 16, normBands: 8 });
+    index.rebuild(table);
+    const query = user();
+    // Row 7 now points the query's way, ten times longer than any vector it was laid out with.
+    const norm = Math.hypot(...query);
+    table.vectors.set(query.map((x) => (x / norm) * 100), 7 * 8);
+    index.update(table, 7);
+    const top = new TopK(3);
+    index.search(query, table.bias, 1, ids, new Set(), top);
+    expect(top.result()[0]).toEqual({ id: 'i7', score: expect.closeTo((table.bias[7] as number) + norm * 100, 2) });
+
+    const grown: VectorTable = { ...table, size: 3_001, vectors: new Float32Array(3_001 * 8), bias: new Float64Array(3_001) };
+    grown.vectors.set(table.vectors);
+    grown.bias.set(table.bias);
+    index.update(grown, 3_000);
+    index.update(grown, 3_000);
+    expect(index.joined).toBe(1);
+    expect(index.search(query, grown.bias, 2, [...ids, 'i3000'], new Set(), new TopK(3))).toEqual([3_000]);
+  });
+});

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/env.ts';
+
+describe('index settings', () => {
+  it('scans the bound index from 20,000 items unless told otherwise', () => {
+    expect(loadConfig({}).indexBoundMinItems).toBe(20_000);
+    expect(loadConfig({ INDEX_BOUND_MIN_ITEMS: '500' }).indexBoundMinItems).toBe(500);
+  });
+
+  it('names the field of a bad value', () => {
+    expect(() => loadConfig({ INDEX_BOUND_MIN_ITEMS: 'many' })).toThrow(
+      expect.objectContaining({ code: 'config_invalid', field: 'INDEX_BOUND_MIN_ITEMS' }),
+    );
+  });
+
+  for (const name of ['INDEX_CLUSTER_PROBES', 'INDEX_CLUSTER_MIN_ITEMS']) {
+    it(`refuses ${name}, a setting of the replaced cluster index, rather than ignore it`, () => {
+      expect(() => loadConfig({ [name]: '16' })).toThrow(expect.objectContaining({ code: 'config_invalid', field: name }));
+      expect(() => loadConfig({ [name]: '16' })).toThrow(/no longer read: recommendations are exact; INDEX_BOUND_MIN_ITEMS/);
+    });
+  }
+});
