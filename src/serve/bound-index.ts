@@ -171,19 +171,23 @@ export class BoundIndex {
     this.gatherAged(packed, aged, agedVersion);
     const reach = length(query) * (1 + BOUND_SLACK);
     const packedRow = this.packedRow;
+    // The k-th best score so far: rows and cells at or below it cannot enter `top`.
+    let floor = top.threshold;
     const take = (at: number, score: number) => {
-      if (score <= top.threshold) return;
+      if (score <= floor) return;
       const id = ids[packedRow[at] as number] as string;
-      if (!exclude.has(id)) top.push(id, score);
+      if (exclude.has(id)) return;
+      top.push(id, score);
+      floor = top.threshold;
     };
     const start = this.cellStart;
     const maxAged = this.cellMaxAged;
     const maxNorm = this.cellMaxNorm;
     for (let c = 0; c < maxAged.length; c++) {
-      if ((maxAged[c] as number) + reach * (maxNorm[c] as number) <= top.threshold) continue;
+      if ((maxAged[c] as number) + reach * (maxNorm[c] as number) <= floor) continue;
       const from = start[c] as number;
       const to = start[c + 1] as number;
-      packed.scan(query, from, to, top.threshold, take);
+      packed.scan(query, from, to, floor, take);
       this.lastScanned += to - from;
     }
     return this.added;
