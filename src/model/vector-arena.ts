@@ -96,7 +96,7 @@ export class VectorArena {
    */
   dots(query: Float32Array, rows: ArrayLike<number> | undefined, count: number): Float32Array {
     if (count > this.capacity) throw new RangeError(`${count} rows asked of an arena of ${this.capacity}`);
-    this.query.set(query.subarray(0, this.dimensions));
+    this.setQuery(query);
     const scratch = this.rows;
     if (rows === undefined) for (let i = 0; i < count; i++) scratch[i] = i;
     else if (rows instanceof Int32Array) scratch.set(rows.subarray(0, count));
@@ -113,10 +113,15 @@ export class VectorArena {
   scan(query: Float32Array, start: number, end: number, floor: number, take: (row: number, score: number) => void): void {
     if (start < 0 || end > this.capacity) throw new RangeError(`rows ${start} to ${end} asked of an arena of ${this.capacity}`);
     if (end <= start) return;
-    this.query.set(query.subarray(0, this.dimensions));
+    this.setQuery(query);
     const found = this.kernel.scan(0, this.tableAt, this.dimensions, start, end, this.biasAt, floor, this.rowsAt, this.scoresAt);
     const rows = this.rows;
     const scores = this.scores;
     for (let i = 0; i < found; i++) take(rows[i] as number, scores[i] as number);
+  }
+
+  private setQuery(query: Float32Array): void {
+    if (query.length < this.dimensions) throw new RangeError(`a query of ${query.length} floats for rows of ${this.dimensions}`);
+    this.query.set(query.subarray(0, this.dimensions));
   }
 }

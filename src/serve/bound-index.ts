@@ -32,6 +32,14 @@ export interface BoundLayout {
  * product by about dimensions × 2⁻²⁴ of |query|·|row|, far below this.
  */
 const BOUND_SLACK = 1e-4;
+/**
+ * Past this, a float32 dot product can overflow to Infinity, above any float64 bound: a cell
+ * whose rows may reach it is always scanned.
+ */
+const FLOAT32_REACH = 3e38;
+/** `packedAt` of a row not yet seen by the index, and of one in `added`. */
+const UNSEEN = -1;
+const ADDED = -2;
 
 /**
  * An exact top-k index for scores of the form `aged bias + query · row`. Rows are packed into
@@ -39,7 +47,8 @@ const BOUND_SLACK = 1e-4;
  * `max aged bias + |query| · max length` (Cauchy-Schwarz), so a query scans the cells in order
  * of bias, skipping every cell whose bound cannot beat the k-th best score found so far. On
  * trained factors most cells are skipped. The answer is the exact top-k of every row, whatever
- * the layout: a layout that has grown stale only costs more scanning.
+ * the layout: a layout that has grown stale only costs more scanning. Of items tied at the k-th
+ * score, the one kept may differ from a scan in row order.
  */
 export class BoundIndex {
   readonly options: BoundIndexOptions;
@@ -49,7 +58,7 @@ export class BoundIndex {
   /** First packed position of each cell, and one past the last cell's. */
   private cellStart = new Int32Array(1);
   private packedRow = new Int32Array(0);
-  /** Each row's packed position, -1 for a row added since the layout. */
+  /** Each row's packed position; UNSEEN or ADDED for a row the layout did not place. */
   private packedAt = new Int32Array(0);
   /** Each packed row's vector length. */
   private packedNorm = new Float64Array(0);
@@ -101,7 +110,7 @@ export class BoundIndex {
     const packed = reused ?? new VectorArena(d, Math.max(1, placed));
     packed.grow(Math.max(1, placed));
     this.packedRow = new Int32Array(placed);
-    this.packedAt = new Int32Array(Math.max(size, 1024)).fill(-1);
+    this.packedAt = new Int32Array(Math.max(size, 1024)).fill(UNSEEN);
     this.packedNorm = new Float64Array(placed);
     this.cellOfPacked = new Int32Array(placed);
     this.cellMaxNorm = new Float64Array(cells);
@@ -122,7 +131,10 @@ export class BoundIndex {
     this.cellStart = start;
     this.agedVersion = Number.NaN;
     this.added = [];
-    for (let row = placed; row < size; row++) this.added.push(row);
+    for (let row = placed; row < size; row++) {
+      this.added.push(row);
+      this.packedAt[row] = ADDED;
+    }
   }
 
   /**
@@ -132,14 +144,14 @@ export class BoundIndex {
   update(table: VectorTable, row: number): void {
     if (!this.built) return;
     if (row >= this.packedAt.length) {
-      const packedAt = new Int32Array(Math.max(row + 1, this.packedAt.length * 2)).fill(-1);
+      const packedAt = new Int32Array(Math.max(row + 1, this.packedAt.length * 2)).fill(UNSEEN);
       packedAt.set(this.packedAt);
       this.packedAt = packedAt;
     }
     const at = this.packedAt[row] as number;
-    if (at === -1) {
+    if (at === UNSEEN) {
       this.added.push(row);
-      this.packedAt[row] = -2;
+      this.packedAt[row] = ADDED;
       return;
     }
     if (at < 0 || this.packed === undefined) return;
@@ -184,7 +196,8 @@ export class BoundIndex {
     const maxAged = this.cellMaxAged;
     const maxNorm = this.cellMaxNorm;
     for (let c = 0; c < maxAged.length; c++) {
-      if ((maxAged[c] as number) + reach * (maxNorm[c] as number) <= floor) continue;
+      const dot = reach * (maxNorm[c] as number);
+      if ((maxAged[c] as number) + dot <= floor && dot < FLOAT32_REACH) continue;
       const from = start[c] as number;
       const to = start[c + 1] as number;
       packed.scan(query, from, to, floor, take);

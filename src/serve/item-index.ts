@@ -56,6 +56,7 @@ export class ItemIndex extends GrowableItemMatrix {
   /** Whether rows were upserted since the vectors of the layout in flight were taken. */
   private changedDuringLayout = false;
   private layingOut: Promise<void> | undefined;
+  private layoutFailedAt = -Infinity;
   /** Wall-clock time each row's item was last written to the store, ms. */
   private writtenAt = new Float64Array(this.bias.length);
   /** Items not written for this long have expired from the store and are retired here, ms; 0 never. */
@@ -125,7 +126,9 @@ export class ItemIndex extends GrowableItemMatrix {
     const bounds = this.servingBounds();
     if (bounds === undefined) return scorer.rankAged(query, this, aged, k, exclude);
     const top = new TopK(k);
-    const added = bounds.search(query, aged, this.agedVersion, this.ids, exclude, top);
+    // The bound index keeps a copy of the biases per version: any other array is copied afresh.
+    const version = aged === this.aged && !this.agedStale ? this.agedVersion : Number.NaN;
+    const added = bounds.search(query, aged, version, this.ids, exclude, top);
     scorer.scoreInto(top, query, this, aged, exclude, added);
     return top.result();
   }
@@ -140,6 +143,8 @@ export class ItemIndex extends GrowableItemMatrix {
   private layOutIfStale(): void {
     if (this.layingOut !== undefined || this.size < this.boundMinItems) return;
     const now = this.now();
+    // After a failed layout (serving scans every item meanwhile), wait before the next worker.
+    if (now - this.layoutFailedAt < LAYOUT_MIN_INTERVAL_MS) return;
     const stale =
       this.bounds === undefined ||
       this.size > this.laidOutSize * LAYOUT_REGROWTH ||
@@ -163,8 +168,10 @@ export class ItemIndex extends GrowableItemMatrix {
         this.laidOutAt = now;
       })
       .catch(() => {
-        // Serving scans every item until a later layout succeeds.
-        this.laidOutAt = now;
+        // Serving scans every item until a later layout succeeds: the index it replaced may
+        // have lent its memory to the failed install.
+        this.bounds = undefined;
+        this.layoutFailedAt = now;
       })
       .finally(() => {
         this.layingOut = undefined;

@@ -92,4 +92,15 @@ describe('bound index', () => {
     expect(index.joined).toBe(1);
     expect(index.search(query, grown.bias, 2, [...ids, 'i3000'], new Set(), new TopK(3))).toEqual([3_000]);
   });
+
+  it('scans a cell whose dot products can overflow float32, whatever its bound', () => {
+    const d = 4;
+    const vectors = Float32Array.from([1, 0, 0, 0, 3e19, 0, 0, 0]);
+    const table: VectorTable = { size: 2, dimensions: d, vectors, bias: Float64Array.from([1e39, 0]) };
+    const index = new BoundIndex({ biasBands: 2, normBands: 1 });
+    index.rebuild(table);
+    const top = new TopK(1);
+    index.search(Float32Array.from([3e19, 0, 0, 0]), table.bias, 1, ['rich', 'big'], new Set(), top);
+    expect(top.result()).toEqual([{ id: 'big', score: Infinity }]);
+  });
 });

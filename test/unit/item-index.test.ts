@@ -126,6 +126,23 @@ describe('item index ranking while the model trains', () => {
     }
   }, 30_000);
 
+  it('scores once a row that arrived during a layout and changed after it', async () => {
+    const { store, d } = catalogue(12, 1_000, (random) => random() - 0.5);
+    const index = new ItemIndex(store, d, Date.now, undefined, 1_000);
+    await index.refresh(); // starts the layout of 1,000 rows in a worker
+    store.feed.push({ seq: 2, items: [['n0', record(0, [0, 0, 0, 0, 0, 0, 0, 0]), 1], ['n1', record(0, [0, 0, 0, 0, 0, 0, 0, 0]), 1]] });
+    await index.refresh(); // n0 and n1 arrive while it runs
+    await until(() => index.bounded, 'no layout');
+    store.feed.push({ seq: 3, items: [['n0', record(50, [0, 0, 0, 0, 0, 0, 0, 0]), 2]] });
+    await index.refresh();
+    const scorer = new Scorer(DEFAULT_MODEL_PARAMS);
+    const aged = index.agedBiases(scorer);
+    const query = Float32Array.from([0.1, 0.2, 0.3, 0.4, 0, 0, 0, 0]);
+    const served = index.rank(scorer, query, aged, 3, new Set());
+    expect(served.map((s) => s.id)).toEqual(scorer.rankAged(query, index, aged, 3, new Set()).map((s) => s.id));
+    expect(served.filter((s) => s.id === 'n0')).toHaveLength(1);
+  }, 30_000);
+
   it('ranks exactly as scoring every row does, after changed rows, new rows and expiry too', async () => {
     // Biases spread out and vectors of many lengths, as trained factors have.
     const { store, d, random } = catalogue(9, 3_000, (random) => (random() - 0.3) * 2);

@@ -63,8 +63,10 @@ describe('the SIMD scoring kernel', () => {
     });
   }
 
-  it('scans nothing for an empty range and refuses rows past the table', () => {
+  it('scans nothing for an empty range, and refuses rows past the table and short queries', () => {
     const arena = new VectorArena(4, 10);
+    expect(() => arena.scan(new Float32Array(3), 0, 1, -Infinity, () => undefined)).toThrow(/a query of 3 floats for rows of 4/);
+    expect(() => arena.dots(new Float32Array(3), undefined, 1)).toThrow(/a query of 3 floats for rows of 4/);
     const seen: number[] = [];
     arena.scan(new Float32Array(4), 5, 5, -Infinity, (row) => seen.push(row));
     expect(seen).toEqual([]);
