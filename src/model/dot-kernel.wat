@@ -73,7 +73,7 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $row))))
 
-;; Scores rows $start to $end - 1: each row's float64 at $bias plus its float32 dot
+  ;; Scores rows $start to $end - 1: each row's float64 at $bias plus its float32 dot
   ;; product with the query. Rows scoring above $floor are written out, row number at $rows
   ;; and score at $scores (float64), in row order; returns how many.
   (func (export "scan")

@@ -125,13 +125,8 @@ export class BoundIndex {
       this.packedRow[at] = row;
       this.packedAt[row] = at;
       this.cellOfPacked[at] = cell;
-      let sum = 0;
-      for (let f = 0, from = row * d, to = at * d; f < d; f++) {
-        const x = source[from + f] as number;
-        target[to + f] = x;
-        sum += x * x;
-      }
-      const norm = Math.sqrt(sum);
+      for (let f = 0, from = row * d, to = at * d; f < d; f++) target[to + f] = source[from + f] as number;
+      const norm = lengthAt(target, at * d, d);
       this.packedNorm[at] = norm;
       if (norm > (this.cellMaxNorm[cell] as number)) this.cellMaxNorm[cell] = norm;
     }
@@ -164,9 +159,9 @@ export class BoundIndex {
     }
     if (at < 0 || this.packed === undefined) return;
     const d = this.dimensions;
-    const vector = table.vectors.subarray(row * d, (row + 1) * d);
-    this.packed.vectors.set(vector, at * d);
-    const norm = length(vector);
+    const target = this.packed.vectors;
+    for (let f = 0, from = row * d, to = at * d; f < d; f++) target[to + f] = table.vectors[from + f] as number;
+    const norm = lengthAt(target, at * d, d);
     this.packedNorm[at] = norm;
     const cell = this.cellOfPacked[at] as number;
     if (norm > (this.cellMaxNorm[cell] as number)) this.cellMaxNorm[cell] = norm;
@@ -188,8 +183,9 @@ export class BoundIndex {
     this.lastScanned = 0;
     const packed = this.packed;
     if (packed === undefined) return this.added;
+    let scanned = 0;
     this.gatherAged(packed, aged, agedVersion);
-    const reach = length(query) * (1 + BOUND_SLACK);
+    const reach = lengthAt(query, 0, query.length) * (1 + BOUND_SLACK);
     const packedRow = this.packedRow;
     // The k-th best score so far: rows and cells at or below it cannot enter `top`.
     let floor = top.threshold;
@@ -209,8 +205,9 @@ export class BoundIndex {
       const from = start[c] as number;
       const to = start[c + 1] as number;
       packed.scan(query, from, to, floor, take);
-      this.lastScanned += to - from;
+      scanned += to - from;
     }
+    this.lastScanned = scanned;
     return this.added;
   }
 
@@ -233,9 +230,10 @@ export class BoundIndex {
   }
 }
 
-function length(vector: Float32Array): number {
+/** The length of the `d` floats of `values` from `offset`. */
+function lengthAt(values: Float32Array, offset: number, d: number): number {
   let sum = 0;
-  for (let f = 0; f < vector.length; f++) sum += (vector[f] as number) ** 2;
+  for (let f = offset; f < offset + d; f++) sum += (values[f] as number) ** 2;
   return Math.sqrt(sum);
 }
 
@@ -272,7 +270,7 @@ export function layoutCells(
   const norms = new Float64Array(size);
   const biases = new Float64Array(size);
   for (let row = 0; row < size; row++) {
-    norms[row] = length(table.vectors.subarray(row * d, (row + 1) * d));
+    norms[row] = lengthAt(table.vectors, row * d, d);
     // Retired rows (bias -Infinity) sort first and land in the lowest band.
     const bias = aged[row] as number;
     biases[row] = Number.isFinite(bias) ? bias : -Number.MAX_VALUE;

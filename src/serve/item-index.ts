@@ -108,7 +108,10 @@ export class ItemIndex extends GrowableItemMatrix {
     return this.aged;
   }
 
-  /** Whether requests scan the bound index (else every item): a large index, laid out. */
+  /**
+   * Whether requests scan the bound index (else every item): a large index, laid out. Asking,
+   * like ranking, starts a layout in the background when one is due.
+   */
   get bounded(): boolean {
     return this.servingBounds() !== undefined;
   }
