@@ -64,6 +64,28 @@ export function exposureStoreContract(
       expect(await store.recentClicks('nobody', 5)).toEqual([]);
     });
 
+    it('keeps the newest clicks when one call holds many users, repeats and more than the cap', async () => {
+      // Users interleaved, an item clicked again earlier and later, and 6,000 clicks in all:
+      // more than one script call's worth for the Redis store.
+      const clicks = [
+        { userId: 'u6', itemId: 'a', ts: 10 },
+        { userId: 'u7', itemId: 'a', ts: 50 },
+        { userId: 'u6', itemId: 'b', ts: 30 },
+        { userId: 'u6', itemId: 'a', ts: 40 },
+        { userId: 'u6', itemId: 'c', ts: 20 },
+        { userId: 'u6', itemId: 'b', ts: 5 },
+        { userId: 'u7', itemId: 'b', ts: 60 },
+        ...Array.from({ length: 5_993 }, (_, n) => ({ userId: `many${n % 3_000}`, itemId: `i${n}`, ts: n })),
+        { userId: 'u7', itemId: 'c', ts: 55 },
+      ];
+      await store.recordClicks(clicks);
+      expect(await store.recentClicks('u6', 5)).toEqual(['a', 'b']);
+      expect(await store.recentClicks('u7', 5)).toEqual(['b', 'c']);
+      expect(await store.recentClicks('many0', 5)).toEqual(['i3000', 'i0']);
+      expect(await store.recentClicks('many2992', 5)).toEqual(['i5992', 'i2992']);
+      expect(await store.recentClicks('many2999', 5)).toEqual(['i2999']);
+    });
+
     it('adds impressions and clicks per scenario variant', async () => {
       await store.addVariantCounts([
         { scenario: 'home', variant: 'a', impressions: 10, clicks: 0 },
