@@ -25,7 +25,7 @@ export interface FreshetConfig {
     partitions: number;
     /** How long the group waits for a silent member before handing its partitions over, ms. KAFKA_SESSION_TIMEOUT_MS, default 30000. */
     sessionTimeoutMs: number;
-    /** Most bytes fetched from one partition per request. KAFKA_MAX_BYTES_PER_PARTITION, default 4194304. */
+    /** Most bytes fetched from one partition per request. KAFKA_MAX_BYTES_PER_PARTITION, default 2097152. */
     maxBytesPerPartition: number;
   } | undefined;
   /** REDIS_URL; unset means in-process state. */
@@ -220,7 +220,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
             deadLetterTopic: text(env, 'KAFKA_DLQ_TOPIC', 'events.dlq'),
             partitions: integer(env, 'KAFKA_TOPIC_PARTITIONS', 4, 1, 10_000),
             sessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
-            maxBytesPerPartition: integer(env, 'KAFKA_MAX_BYTES_PER_PARTITION', 4 * 2 ** 20, 1024, 2 ** 30),
+            maxBytesPerPartition: integer(env, 'KAFKA_MAX_BYTES_PER_PARTITION', 2 * 2 ** 20, 1024, 2 ** 30),
           },
     redisUrl: url(env, 'REDIS_URL'),
     redisPrefix: text(env, 'REDIS_PREFIX', 'fr:'),

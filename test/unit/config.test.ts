@@ -20,3 +20,18 @@ describe('index settings', () => {
     });
   }
 });
+
+describe('kafka settings', () => {
+  const kafka = { KAFKA_BROKERS: '127.0.0.1:9092' };
+
+  it('fetches up to 2 MiB a partition unless told otherwise', () => {
+    expect(loadConfig(kafka).kafka?.maxBytesPerPartition).toBe(2 * 2 ** 20);
+    expect(loadConfig({ ...kafka, KAFKA_MAX_BYTES_PER_PARTITION: '1048576' }).kafka?.maxBytesPerPartition).toBe(2 ** 20);
+  });
+
+  it('refuses a fetch size below 1 KiB, naming the field', () => {
+    expect(() => loadConfig({ ...kafka, KAFKA_MAX_BYTES_PER_PARTITION: '100' })).toThrow(
+      expect.objectContaining({ code: 'config_invalid', field: 'KAFKA_MAX_BYTES_PER_PARTITION' }),
+    );
+  });
+});
