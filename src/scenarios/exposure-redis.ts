@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { Packer } from '../state/packed.ts';
 import type {
   ClickSeen,
   ExposureOptions,
@@ -27,18 +28,33 @@ return 1`;
 
 /**
  * Keeps each clicked item's latest event time per user, and only each user's newest `cap`
- * items. One call per batch: ARGV holds the key prefix, cap and TTL, then user, item and
- * time for each click.
+ * items. ARGV: the key prefix, cap and TTL, then four packed arguments (src/state/packed.ts):
+ * user ids, each user's number of clicks (uint32), the clicked item ids user after user, and
+ * their event times (float64). One ZADD per user; packed, the arguments cost the client one
+ * buffer instead of three strings per click.
  */
 const RECORD_CLICKS = `
 local prefix, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local touched = {}
-for i = 4, #ARGV, 3 do
-  local key = prefix .. ARGV[i]
-  redis.call('ZADD', key, 'GT', ARGV[i + 2], ARGV[i + 1])
-  touched[key] = true
+local users, counts, items, times = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local upos, ipos, click = 1, 1, 0
+local function id(blob, pos)
+  local len = struct.unpack('<H', blob, pos)
+  return string.sub(blob, pos + 2, pos + 1 + len), pos + 2 + len
 end
-for key in pairs(touched) do
+for u = 0, #counts / 4 - 1 do
+  local user
+  user, upos = id(users, upos)
+  local key, pairs = prefix .. user, {}
+  for _ = 1, struct.unpack('<I4', counts, 4 * u + 1) do
+    local item
+    item, ipos = id(items, ipos)
+    pairs[#pairs + 1] = struct.unpack('<d', times, 8 * click + 1)
+    pairs[#pairs + 1] = item
+    click = click + 1
+  end
+  for at = 1, #pairs, 2000 do
+    redis.call('ZADD', key, 'GT', unpack(pairs, at, math.min(at + 1999, #pairs)))
+  end
   redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
   redis.call('PEXPIRE', key, ttl)
 end
@@ -47,7 +63,7 @@ return 1`;
 /** Clicks recorded per script call. */
 const CLICKS_PER_CALL = 5000;
 
-type Script = (...args: Array<string | number>) => Promise<number>;
+type Script = (...args: Array<string | number | Buffer>) => Promise<number>;
 
 /**
  * Exposure in Redis, keys under the state prefix P: P+sh:<user> (hash item ->
@@ -86,9 +102,26 @@ export class RedisExposureStore implements ExposureStore {
     const run = this.script('freshetRecordClicks');
     // Bounded calls: a script holds Redis for its whole run.
     for (let from = 0; from < clicks.length; from += CLICKS_PER_CALL) {
-      const args: Array<string | number> = [`${this.prefix}rc:`, maxRecentClicks, ttlMs];
-      for (const { userId, itemId, ts } of clicks.slice(from, from + CLICKS_PER_CALL)) args.push(userId, itemId, ts);
-      await run(...args);
+      const byUser = new Map<string, ClickSeen[]>();
+      for (const click of clicks.slice(from, from + CLICKS_PER_CALL)) {
+        const list = byUser.get(click.userId);
+        if (list === undefined) byUser.set(click.userId, [click]);
+        else list.push(click);
+      }
+      const users = new Packer(byUser.size * 32);
+      const counts = new Packer(byUser.size * 4);
+      const inCall = Math.min(CLICKS_PER_CALL, clicks.length - from);
+      const items = new Packer(inCall * 32);
+      const times = new Packer(inCall * 8);
+      byUser.forEach((list, userId) => {
+        users.id(userId);
+        counts.uint32(list.length);
+        for (const { itemId, ts } of list) {
+          items.id(itemId);
+          times.put(8, (buf, at) => buf.writeDoubleLE(ts, at));
+        }
+      });
+      await run(`${this.prefix}rc:`, maxRecentClicks, ttlMs, users.toBuffer(), counts.toBuffer(), items.toBuffer(), times.toBuffer());
     }
   }
 
