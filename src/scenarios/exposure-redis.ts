@@ -44,16 +44,16 @@ end
 for u = 0, #counts / 4 - 1 do
   local user
   user, upos = id(users, upos)
-  local key, pairs = prefix .. user, {}
+  local key, scored = prefix .. user, {}
   for _ = 1, struct.unpack('<I4', counts, 4 * u + 1) do
     local item
     item, ipos = id(items, ipos)
-    pairs[#pairs + 1] = struct.unpack('<d', times, 8 * click + 1)
-    pairs[#pairs + 1] = item
+    scored[#scored + 1] = struct.unpack('<d', times, 8 * click + 1)
+    scored[#scored + 1] = item
     click = click + 1
   end
-  for at = 1, #pairs, 2000 do
-    redis.call('ZADD', key, 'GT', unpack(pairs, at, math.min(at + 1999, #pairs)))
+  for at = 1, #scored, 2000 do
+    redis.call('ZADD', key, 'GT', unpack(scored, at, math.min(at + 1999, #scored)))
   end
   redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
   redis.call('PEXPIRE', key, ttl)
