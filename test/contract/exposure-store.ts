@@ -86,6 +86,12 @@ export function exposureStoreContract(
       expect(await store.recentClicks('many2999', 5)).toEqual(['i2999']);
     });
 
+    it('keeps the newest clicks of a user with more clicks in one call than the store adds at once', async () => {
+      const clicks = Array.from({ length: 1_500 }, (_, n) => ({ userId: 'heavy', itemId: `h${n}`, ts: 1_000 + n }));
+      await store.recordClicks(clicks);
+      expect(await store.recentClicks('heavy', 5)).toEqual(['h1499', 'h1498']);
+    });
+
     it('adds impressions and clicks per scenario variant', async () => {
       await store.addVariantCounts([
         { scenario: 'home', variant: 'a', impressions: 10, clicks: 0 },
