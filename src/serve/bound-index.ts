@@ -60,8 +60,6 @@ export class BoundIndex {
   private packedRow = new Int32Array(0);
   /** Each row's packed position; UNSEEN or ADDED for a row the layout did not place. */
   private packedAt = new Int32Array(0);
-  /** Each packed row's vector length. */
-  private packedNorm = new Float64Array(0);
   private cellMaxNorm = new Float64Array(0);
   private cellMaxAged = new Float64Array(0);
   private cellOfPacked = new Int32Array(0);
@@ -111,13 +109,11 @@ export class BoundIndex {
     packed.grow(Math.max(1, placed));
     this.packedRow = new Int32Array(placed);
     this.packedAt = new Int32Array(Math.max(size, 1024)).fill(UNSEEN);
-    this.packedNorm = new Float64Array(placed);
     this.cellOfPacked = new Int32Array(placed);
     this.cellMaxNorm = new Float64Array(cells);
     this.cellMaxAged = new Float64Array(cells);
     // Runs on the serving thread: one pass, no per-row allocation (122,643 rows of 32 floats: 14 ms).
-    const source = table.vectors;
-    const target = packed.vectors;
+    this.packed = packed;
     for (let row = 0; row < placed; row++) {
       const cell = layout.cellOf[row] as number;
       const at = next[cell] as number;
@@ -125,12 +121,8 @@ export class BoundIndex {
       this.packedRow[at] = row;
       this.packedAt[row] = at;
       this.cellOfPacked[at] = cell;
-      for (let f = 0, from = row * d, to = at * d; f < d; f++) target[to + f] = source[from + f] as number;
-      const norm = lengthAt(target, at * d, d);
-      this.packedNorm[at] = norm;
-      if (norm > (this.cellMaxNorm[cell] as number)) this.cellMaxNorm[cell] = norm;
+      this.copyRow(packed, table, row, at);
     }
-    this.packed = packed;
     this.cellStart = start;
     this.agedVersion = Number.NaN;
     this.added = [];
@@ -158,11 +150,16 @@ export class BoundIndex {
       return;
     }
     if (at < 0 || this.packed === undefined) return;
+    this.copyRow(this.packed, table, row, at);
+  }
+
+  /** Copies a row's vector to its packed position, raising its cell's longest length if need be. */
+  private copyRow(packed: VectorArena, table: VectorTable, row: number, at: number): void {
     const d = this.dimensions;
-    const target = this.packed.vectors;
-    for (let f = 0, from = row * d, to = at * d; f < d; f++) target[to + f] = table.vectors[from + f] as number;
+    const target = packed.vectors;
+    const source = table.vectors;
+    for (let f = 0, from = row * d, to = at * d; f < d; f++) target[to + f] = source[from + f] as number;
     const norm = lengthAt(target, at * d, d);
-    this.packedNorm[at] = norm;
     const cell = this.cellOfPacked[at] as number;
     if (norm > (this.cellMaxNorm[cell] as number)) this.cellMaxNorm[cell] = norm;
   }
