@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Packer } from '../state/packed.ts';
+import { LUA_UNPACK_IDS, Packer } from '../state/packed.ts';
 import type {
   ClickSeen,
   ExposureOptions,
@@ -33,24 +33,16 @@ return 1`;
  * their event times (float64). One ZADD per user; packed, the arguments cost the client one
  * buffer instead of three strings per click.
  */
-const RECORD_CLICKS = `
+const RECORD_CLICKS = `${LUA_UNPACK_IDS}
 local prefix, cap, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local users, counts, items, times = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local upos, ipos, click = 1, 1, 0
-local function id(blob, pos)
-  local len = struct.unpack('<H', blob, pos)
-  return string.sub(blob, pos + 2, pos + 1 + len), pos + 2 + len
-end
-for u = 0, #counts / 4 - 1 do
-  local user
-  user, upos = id(users, upos)
+local users, counts, items, times = ids(ARGV[4]), ARGV[5], ids(ARGV[6]), ARGV[7]
+local click = 0
+for u, user in ipairs(users) do
   local key, scored = prefix .. user, {}
-  for _ = 1, struct.unpack('<I4', counts, 4 * u + 1) do
-    local item
-    item, ipos = id(items, ipos)
-    scored[#scored + 1] = struct.unpack('<d', times, 8 * click + 1)
-    scored[#scored + 1] = item
+  for _ = 1, struct.unpack('<I4', counts, 4 * u - 3) do
     click = click + 1
+    scored[#scored + 1] = struct.unpack('<d', times, 8 * click - 7)
+    scored[#scored + 1] = items[click]
   end
   for at = 1, #scored, 2000 do
     redis.call('ZADD', key, 'GT', unpack(scored, at, math.min(at + 1999, #scored)))

@@ -35,18 +35,8 @@ local function chunked(command, key, args, option)
   end
 end
 
--- Packed arguments (src/state/packed.ts): ids are a little-endian uint16 byte
--- length followed by the bytes.
-local function ids(blob)
-  local out, pos = {}, 1
-  while pos <= #blob do
-    local len = struct.unpack('<H', blob, pos)
-    out[#out + 1] = string.sub(blob, pos + 2, pos + 1 + len)
-    pos = pos + 2 + len
-  end
-  return out
-end
-
+-- Packed arguments (src/state/packed.ts): ids(blob), defined there and put before
+-- this script, lists the ids of a packed argument.
 local userIds, userData = ids(ARGV[i]), ARGV[i + 1]
 i = i + 2
 local USER_BYTES = 16 + 4 * dims

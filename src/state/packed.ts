@@ -4,6 +4,21 @@
  * than the server spends storing them. The Redis commit script reads these
  * back with struct.unpack (src/state/commit.lua).
  */
+/**
+ * Lua for the scripts that read packed ids: `ids(blob)` returns them as a list. Scripts put it
+ * before their own source.
+ */
+export const LUA_UNPACK_IDS = `local function ids(blob)
+  local out, pos = {}, 1
+  while pos <= #blob do
+    local len = struct.unpack('<H', blob, pos)
+    out[#out + 1] = string.sub(blob, pos + 2, pos + 1 + len)
+    pos = pos + 2 + len
+  end
+  return out
+end
+`;
+
 export class Packer {
   private buf: Buffer;
   private length = 0;

@@ -20,7 +20,7 @@ import {
 import type { Scored } from '../model/topk.ts';
 import { decodeOutbox, encodeOutbox } from '../push/activity.ts';
 import { tallyArgs } from '../push/tally.ts';
-import { Packer } from './packed.ts';
+import { LUA_UNPACK_IDS, Packer } from './packed.ts';
 import {
   TRENDING_CAP,
   type AnalyticsBatch,
@@ -30,7 +30,7 @@ import {
   type StateStore,
 } from './store.ts';
 
-const COMMIT_SCRIPT = readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
+const COMMIT_SCRIPT = LUA_UNPACK_IDS + readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 /** Keys per MGET: large enough to amortize round trips, small enough not to stall Redis. */
 const MGET_CHUNK = 1000;
 
