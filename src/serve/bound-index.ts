@@ -83,14 +83,14 @@ export class BoundIndex {
     return this.added.length;
   }
 
-  /** Lays out the table with its biases as the aged biases, in this thread. */
+  /** Lays out the table with its biases as the aged biases, at once. */
   rebuild(table: VectorTable): void {
     this.install(table, layoutCells(table, table.bias, this.options));
   }
 
   /**
-   * Takes a layout (made here or in a worker thread from a copy of the table), packing each row
-   * it placed from the table as it is now; rows it did not see are added. `replaced`: the index
+   * Takes a layout (made from the table as it was, perhaps steps ago), packing each row it
+   * placed from the table as it is now; rows it did not see are added. `replaced`: the index
    * this one replaces, whose packed memory is reused (it serves no more).
    */
   install(table: VectorTable, layout: BoundLayout, replaced?: BoundIndex): void {
@@ -234,9 +234,20 @@ function lengthAt(values: Float32Array, offset: number, d: number): number {
   return Math.sqrt(sum);
 }
 
-/** The value at each of `bands - 1` evenly spaced quantiles of `values` (ascending). */
+/** Rows whose values the band edges are taken from: a stride sample of a larger table. */
+const EDGE_SAMPLE = 16_384;
+/** Rows measured or placed per step of a layout. */
+const LAYOUT_STEP_ROWS = 16_384;
+
+/**
+ * The value at each of `bands - 1` evenly spaced quantiles of `values` (ascending), taken from
+ * at most EDGE_SAMPLE of them, evenly strided: bands only steer how tight the bounds are.
+ */
 function bandEdges(values: Float64Array, bands: number): Float64Array {
-  const sorted = values.slice().sort();
+  const stride = Math.max(1, Math.ceil(values.length / EDGE_SAMPLE));
+  const sorted = new Float64Array(Math.ceil(values.length / stride));
+  for (let i = 0; i < sorted.length; i++) sorted[i] = values[i * stride] as number;
+  sorted.sort();
   const edges = new Float64Array(Math.max(0, bands - 1));
   for (let i = 0; i < edges.length; i++) edges[i] = sorted[Math.floor(((i + 1) * sorted.length) / bands)] as number;
   return edges;
@@ -256,30 +267,55 @@ function band(edges: Float64Array, value: number): number {
 
 /**
  * Cells by quantiles of aged bias (`aged`, one per row) and of vector length, numbered highest
- * bias band first and longest vectors first within it: pure, for any thread.
+ * bias band first and longest vectors first within it.
  */
 export function layoutCells(
   table: Pick<VectorTable, 'size' | 'dimensions' | 'vectors'>,
   aged: Float64Array,
   options: BoundIndexOptions,
 ): BoundLayout {
+  const steps = layoutSteps(table, aged, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * `layoutCells` in steps of LAYOUT_STEP_ROWS rows (about 1 ms each on 32 floats), so that a
+ * large table is laid out on the serving thread between requests. The first `table.size` rows
+ * are placed, their vectors read from `table.vectors` as each step finds them: a row changed
+ * meanwhile only steers its cell less well, as the bounds come from the rows packed.
+ */
+export function* layoutSteps(
+  table: Pick<VectorTable, 'size' | 'dimensions' | 'vectors'>,
+  aged: Float64Array,
+  options: BoundIndexOptions,
+): Generator<void, BoundLayout> {
   const { size, dimensions: d } = table;
   const norms = new Float64Array(size);
   const biases = new Float64Array(size);
-  for (let row = 0; row < size; row++) {
-    norms[row] = lengthAt(table.vectors, row * d, d);
-    // Retired rows (bias -Infinity) sort first and land in the lowest band.
-    const bias = aged[row] as number;
-    biases[row] = Number.isFinite(bias) ? bias : -Number.MAX_VALUE;
+  for (let from = 0; from < size; from += LAYOUT_STEP_ROWS) {
+    const vectors = table.vectors;
+    for (let row = from, end = Math.min(size, from + LAYOUT_STEP_ROWS); row < end; row++) {
+      norms[row] = lengthAt(vectors, row * d, d);
+      // Retired rows (bias -Infinity) sort first and land in the lowest band.
+      const bias = aged[row] as number;
+      biases[row] = Number.isFinite(bias) ? bias : -Number.MAX_VALUE;
+    }
+    yield;
   }
   const { biasBands, normBands } = options;
   const biasEdges = bandEdges(biases, biasBands);
   const normEdges = bandEdges(norms, normBands);
   const cellOf = new Int32Array(size);
-  for (let row = 0; row < size; row++) {
-    const b = biasBands - 1 - band(biasEdges, biases[row] as number);
-    const n = normBands - 1 - band(normEdges, norms[row] as number);
-    cellOf[row] = b * normBands + n;
+  for (let from = 0; from < size; from += LAYOUT_STEP_ROWS) {
+    yield;
+    for (let row = from, end = Math.min(size, from + LAYOUT_STEP_ROWS); row < end; row++) {
+      const b = biasBands - 1 - band(biasEdges, biases[row] as number);
+      const n = normBands - 1 - band(normEdges, norms[row] as number);
+      cellOf[row] = b * normBands + n;
+    }
   }
   return { cells: biasBands * normBands, cellOf };
 }

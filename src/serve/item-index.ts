@@ -5,16 +5,15 @@ import type { Scorer } from '../model/scoring.ts';
 import { TopK, type Scored } from '../model/topk.ts';
 import type { StateStore } from '../state/store.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
-import { BoundIndex, DEFAULT_BOUND_OPTIONS, type BoundIndexOptions, type BoundLayout } from './bound-index.ts';
+import { BoundIndex, DEFAULT_BOUND_OPTIONS, layoutSteps, type BoundIndexOptions, type BoundLayout } from './bound-index.ts';
 
 /** Lay the bound index out again at once when the index has grown by this factor since. */
 const LAYOUT_REGROWTH = 1.5;
 /**
  * A changed row stays in the cell it was laid out in (its bound raised if need be), and a new
  * row is scored for every request: answers stay exact, but bounds loosen and new rows add up
- * while the model trains. So once any row has changed, the cells are laid out again (in a worker
- * thread), but not more often than this, ms.
+ * while the model trains. So once any row has changed, the cells are laid out again (a step
+ * at a time, between batches and requests), but not more often than this, ms.
  */
 const LAYOUT_MIN_INTERVAL_MS = 30_000;
 /**
@@ -142,11 +141,11 @@ export class ItemIndex extends GrowableItemMatrix {
     return this.bounds;
   }
 
-  /** Lays the cells out in a worker thread when there are none, the index grew, or rows changed. */
+  /** Starts laying the cells out when there are none, the index grew, or rows changed. */
   private layOutIfStale(): void {
     if (this.layingOut !== undefined || this.size < this.boundMinItems) return;
     const now = this.now();
-    // After a failed layout (serving scans every item meanwhile), wait before the next worker.
+    // After a failed layout (serving scans every item meanwhile), wait before the next one.
     if (now - this.layoutFailedAt < LAYOUT_MIN_INTERVAL_MS) return;
     const stale =
       this.bounds === undefined ||
@@ -157,9 +156,8 @@ export class ItemIndex extends GrowableItemMatrix {
     this.changedDuringLayout = false;
     // The cells are banded by the aged biases last computed (the raw biases before any): bands
     // only steer how tight the bounds are, never what is found.
-    const aged = this.aged.length >= size && !this.agedStale ? this.aged : this.bias;
-    const table = { size, dimensions: this.dimensions, vectors: this.vectors.slice(0, size * this.dimensions), bias: aged.slice(0, size) };
-    this.layingOut = layOutInWorker(table, this.boundOptions)
+    const aged = (this.aged.length >= size && !this.agedStale ? this.aged : this.bias).slice(0, size);
+    this.layingOut = this.layOutInSteps(aged)
       .then((layout) => {
         const bounds = new BoundIndex(this.boundOptions);
         bounds.install(this, layout, this.bounds);
@@ -179,6 +177,19 @@ export class ItemIndex extends GrowableItemMatrix {
       .finally(() => {
         this.layingOut = undefined;
       });
+  }
+
+  /**
+   * The cells of the first `aged.length` rows, laid out a step at a time on this thread (each
+   * step about a millisecond at 32 floats), so that batches and requests go on between steps.
+   */
+  private async layOutInSteps(aged: Float64Array): Promise<BoundLayout> {
+    const steps = layoutSteps(this, aged, this.boundOptions);
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) return step.value;
+      await nextTurn();
+    }
   }
 
   /**
@@ -277,22 +288,4 @@ export class ItemIndex extends GrowableItemMatrix {
     this.bounds?.update(this, row);
   }
 
-}
-
-function layOutInWorker(
-  table: { size: number; dimensions: number; vectors: Float32Array; bias: Float64Array },
-  options: BoundIndexOptions,
-): Promise<BoundLayout> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./bound-worker.ts', import.meta.url));
-    worker.once('message', (layout: BoundLayout) => {
-      resolve(layout);
-      void worker.terminate();
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`bound index worker exited with ${code}`));
-    });
-    worker.postMessage({ table, options }, [table.vectors.buffer as ArrayBuffer, table.bias.buffer as ArrayBuffer]);
-  });
 }

@@ -129,9 +129,10 @@ describe('item index ranking while the model trains', () => {
   it('scores once a row that arrived during a layout and changed after it', async () => {
     const { store, d } = catalogue(12, 1_000, (random) => random() - 0.5);
     const index = new ItemIndex(store, d, Date.now, undefined, 1_000);
-    await index.refresh(); // starts the layout of 1,000 rows in a worker
+    await index.refresh(); // starts the layout of 1,000 rows, which takes turns of the event loop
     store.feed.push({ seq: 2, items: [['n0', record(0, [0, 0, 0, 0, 0, 0, 0, 0]), 1], ['n1', record(0, [0, 0, 0, 0, 0, 0, 0, 0]), 1]] });
     await index.refresh(); // n0 and n1 arrive while it runs
+    expect(index.bounded).toBe(false);
     await until(() => index.bounded, 'no layout');
     store.feed.push({ seq: 3, items: [['n0', record(50, [0, 0, 0, 0, 0, 0, 0, 0]), 2]] });
     await index.refresh();
