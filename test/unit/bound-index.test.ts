@@ -89,6 +89,18 @@ describe('bound index', () => {
     expect(lowestOfTop).toBeGreaterThan(highestOfBottom);
   });
 
+  it('bands rows that alternate between two kinds by both kinds', () => {
+    // Even rows are fresh (low, equal biases), odd rows spread: a sample of every other row would
+    // see only the fresh ones and put every spread row in the top band.
+    const size = 32_768;
+    const random = seededRandom(21);
+    const bias = Float64Array.from({ length: size }, (_, row) => (row % 2 === 0 ? -1 : random()));
+    const vectors = Float32Array.from({ length: size * 4 }, () => random());
+    const layout = layoutCells({ size, dimensions: 4, vectors }, bias, { biasBands: 8, normBands: 1 });
+    const top = layout.cellOf.filter((cell) => cell === 0).length;
+    expect(Math.abs(top / size - 1 / 8)).toBeLessThan(0.015);
+  });
+
   it('lays out in steps, reading the vectors the table holds at each step', () => {
     const { table } = world(40_000, 4, 13);
     const options = { biasBands: 2, normBands: 2 };
