@@ -1,3 +1,4 @@
+import { FreshetError } from './errors.ts';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { AnalyticsFlusher } from './analytics/flusher.ts';
@@ -148,7 +149,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     const { maxEvents, concurrency } = config.batch;
     kafka = new KafkaIngest({ ...k, maxEvents, concurrency, processor, logger, metrics });
     const producer = kafka;
-    intake = { submit: (events) => producer.produce(events), full: () => false };
+    intake = { submit: (events) => producer.produce(events), full: () => false, maxEventsPerRequest: Infinity, maxFutureMs: config.maxFutureMs };
   } else {
     embedded = new EmbeddedSource({
       topic: 'http',
@@ -157,7 +158,12 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       maxPending: config.maxPendingEvents,
     });
     const source = embedded;
-    intake = { submit: (events) => source.submit(events), full: (n) => source.full(n) };
+    intake = {
+      submit: (events) => source.submit(events),
+      full: (n) => source.full(n),
+      maxEventsPerRequest: source.capacity,
+      maxFutureMs: config.maxFutureMs,
+    };
   }
 
   const api = buildApi({
@@ -198,7 +204,16 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
         const k = config.kafka;
         await kafka.start([k.eventsTopic, k.deadLetterTopic, k.contentsTopic]);
       }
-      return api.listen({ port: config.port, host: config.host });
+      try {
+        return await api.listen({ port: config.port, host: config.host });
+      } catch (err) {
+        // Nothing is served: stop what started, and say which setting to change.
+        await this.stop().catch(() => undefined);
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new FreshetError('config_invalid', `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`, {
+          field: code === 'EADDRINUSE' || code === 'EACCES' ? 'PORT' : 'HOST',
+        });
+      }
     },
     async stop() {
       await api.close();

@@ -11,6 +11,10 @@ export interface EventIntake {
   submit(events: InteractionEvent[]): Promise<void>;
   /** True when taking `count` more events would exceed the input bound. */
   full(count: number): boolean;
+  /** Most events one request may carry (the input bound itself): a larger one never fits. */
+  readonly maxEventsPerRequest: number;
+  /** Events dated further than this ahead of the wall clock are refused, ms. */
+  readonly maxFutureMs: number;
 }
 
 /** What the scenario routes use of the scenario runtime (src/scenarios/runtime.ts). */

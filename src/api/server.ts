@@ -111,6 +111,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     metrics.httpRequests.inc({ route, status: `${Math.floor(reply.statusCode / 100)}xx` });
     metrics.httpSeconds.observe({ route }, reply.elapsedTime / 1000);
   });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+  );
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { status, body } = errorReply(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');

@@ -140,6 +140,17 @@ function text(env: Env, name: string, fallback: string): string {
   return value === undefined || value === '' ? fallback : value;
 }
 
+/** The levels the logger knows, from most to least verbose, and `silent`. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+function choice(env: Env, name: string, fallback: string, allowed: readonly string[]): string {
+  const value = text(env, name, fallback);
+  if (!allowed.includes(value)) {
+    throw new FreshetError('config_invalid', `${name} must be one of ${allowed.join(', ')}, got "${value}"`, { field: name });
+  }
+  return value;
+}
+
 function optional(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;
@@ -206,7 +217,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: text(env, 'HOST', '0.0.0.0'),
-    logLevel: text(env, 'LOG_LEVEL', 'info'),
+    logLevel: choice(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     pipelinesDir: text(env, 'FRESHET_PIPELINES_DIR', 'pipelines'),
     kafka:
       brokers === undefined || brokers.length === 0

@@ -41,8 +41,9 @@ const TEXT_MAX_LENGTH = 1024;
 const TS_MIN = 0;
 /** Latest representable event time accepted by validation (year 2200); clock skew is judged later. */
 const TS_MAX = 7258118400000;
+/** A date (read as UTC midnight), or a date-time with its zone: without one it would be read in the server's zone. */
 const ISO_8601 =
-  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/;
 
 function reject(field: string, reason: string): { ok: false } & Rejection {
   return { ok: false, field, reason };
@@ -57,7 +58,7 @@ function readId(obj: Record<string, unknown>, field: string): string | Rejection
   const raw = obj[field];
   if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0) return String(raw);
   if (typeof raw !== 'string') {
-    return { field, reason: `${field} is required and must be a non-empty string` };
+    return { field, reason: `${field} is required and must be a non-empty string or a non-negative safe integer` };
   }
   if (raw.length === 0 || raw.length > ID_MAX_LENGTH) {
     return { field, reason: `${field} must have 1 to ${ID_MAX_LENGTH} characters` };
@@ -74,6 +75,12 @@ function readOptionalText(obj: Record<string, unknown>, field: string): string |
   return raw;
 }
 
+/** Why an event dated `ts` is refused when `now` is the wall clock: more than `maxFutureMs` ahead. */
+export function tooFarAhead(ts: number, now: number, maxFutureMs: number): Rejection | undefined {
+  if (ts <= now + maxFutureMs) return undefined;
+  return { field: 'ts', reason: `ts is more than ${maxFutureMs} ms ahead of the clock` };
+}
+
 /** Parses a timestamp given as epoch milliseconds or an ISO-8601 string. */
 export function readTimestamp(raw: unknown, field: string): number | Rejection {
   let ms: number;
@@ -82,7 +89,7 @@ export function readTimestamp(raw: unknown, field: string): number | Rejection {
   } else if (typeof raw === 'string' && ISO_8601.test(raw)) {
     ms = Date.parse(raw);
   } else {
-    return { field, reason: `${field} must be epoch milliseconds or an ISO-8601 date-time` };
+    return { field, reason: `${field} must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)` };
   }
   if (!Number.isFinite(ms) || ms < TS_MIN || ms > TS_MAX) {
     return { field, reason: `${field} is out of range (1970-01-01 to 2200-01-01)` };

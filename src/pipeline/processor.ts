@@ -1,6 +1,6 @@
 import { itemMinuteCounts } from '../analytics/aggregate.ts';
 import { decodeContent, decodeInteraction } from '../events/decode.ts';
-import type { ContentEvent, InteractionEvent, Rejection } from '../events/schema.ts';
+import { tooFarAhead, type ContentEvent, type InteractionEvent, type Rejection } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import { timeStage, type Metrics } from '../metrics.ts';
 import type { OnlineModel } from '../model/online-mf.ts';
@@ -206,15 +206,11 @@ export class BatchProcessor {
     const letters: DeadLetter[] = [];
     const seen = new Set<string>();
     let duplicates = 0;
-    const horizon = this.now() + this.options.maxFutureMs;
+    const now = this.now();
 
     for (const message of chunk.messages) {
       const result = decodeInteraction(message.value);
-      let rejection: Rejection | undefined;
-      if (!result.ok) rejection = result;
-      else if (result.value.ts > horizon) {
-        rejection = { field: 'ts', reason: `ts is more than ${this.options.maxFutureMs} ms ahead of the clock` };
-      }
+      const rejection: Rejection | undefined = result.ok ? tooFarAhead(result.value.ts, now, this.options.maxFutureMs) : result;
       if (rejection !== undefined) {
         letters.push(this.deadLetter(chunk, message, rejection));
         continue;

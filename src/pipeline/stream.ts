@@ -133,6 +133,11 @@ export class EmbeddedSource {
     );
   }
 
+  /** The bound on queued events. */
+  get capacity(): number {
+    return this.maxPending;
+  }
+
   /** True when accepting more would exceed the bound on queued events. */
   full(extra: number): boolean {
     return this.pending + extra > this.maxPending;

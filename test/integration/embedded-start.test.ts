@@ -33,8 +33,8 @@ describe.skipIf(file === undefined)('npm start on embedded defaults', () => {
       accepted: 5000,
       rejected: 2,
       errors: [
-        { index: 5000, field: 'userId', reason: 'userId is required and must be a non-empty string' },
-        { index: 5001, field: 'ts', reason: 'ts must be epoch milliseconds or an ISO-8601 date-time' },
+        { index: 5000, field: 'userId', reason: 'userId is required and must be a non-empty string or a non-negative safe integer' },
+        { index: 5001, field: 'ts', reason: 'ts must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)' },
       ],
     });
 

@@ -183,7 +183,7 @@ describe.skipIf(!brokers || !redisUrl || !clickhouseUrl || !file)('kafka to live
       { value: 'this is not json', reason: 'message is not valid JSON', field: '$' },
       {
         value: JSON.stringify({ type: 'click', itemId: 'dlq-item', ts: ts * 1000 }),
-        reason: 'userId is required and must be a non-empty string',
+        reason: 'userId is required and must be a non-empty string or a non-negative safe integer',
         field: 'userId',
       },
     ]);

@@ -40,10 +40,10 @@ describe.skipIf(file === undefined)('embedded engine over HTTP', () => {
     expect(answer.accepted).toBe(5000);
     expect(answer.rejected).toBe(4);
     expect(answer.errors).toEqual([
-      { index: 2500, field: 'userId', reason: 'userId is required and must be a non-empty string' },
+      { index: 2500, field: 'userId', reason: 'userId is required and must be a non-empty string or a non-negative safe integer' },
       { index: 2501, field: 'itemId', reason: 'itemId must have 1 to 256 characters' },
       { index: 2502, field: 'type', reason: 'type must be one of view, click, push_sent, push_open' },
-      { index: 2503, field: 'ts', reason: 'ts must be epoch milliseconds or an ISO-8601 date-time' },
+      { index: 2503, field: 'ts', reason: 'ts must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)' },
     ]);
   });
 

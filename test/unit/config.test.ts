@@ -35,3 +35,15 @@ describe('kafka settings', () => {
     );
   });
 });
+
+describe('log level', () => {
+  it('logs at info unless told otherwise, and takes any level the logger knows', () => {
+    expect(loadConfig({}).logLevel).toBe('info');
+    expect(loadConfig({ LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
+  });
+
+  it('refuses an unknown level, naming the field and the levels', () => {
+    expect(() => loadConfig({ LOG_LEVEL: 'bogus' })).toThrow(expect.objectContaining({ code: 'config_invalid', field: 'LOG_LEVEL' }));
+    expect(() => loadConfig({ LOG_LEVEL: 'bogus' })).toThrow('LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "bogus"');
+  });
+});

@@ -61,7 +61,7 @@ describe('batch processor', () => {
     expect(await store.getItemCounts('i1')).toEqual({ views: 0, clicks: 2 });
     expect(letters.map((l) => [l.offset, l.field, l.reason])).toEqual([
       ['41', '$', 'message is not valid JSON'],
-      ['42', 'userId', 'userId is required and must be a non-empty string'],
+      ['42', 'userId', 'userId is required and must be a non-empty string or a non-negative safe integer'],
       ['43', 'ts', 'ts is more than 60000 ms ahead of the clock'],
     ]);
     expect(letters[0]?.value?.toString()).toBe('not json');

@@ -18,6 +18,8 @@ describe('interaction validation', () => {
   it('reads ISO-8601 timestamps and integer ids', () => {
     const result = validateInteraction({ ...good, userId: 276, ts: '2019-11-09T10:00:00Z' });
     expect(result).toEqual({ ok: true, value: { ...good, userId: '276', ts: Date.UTC(2019, 10, 9, 10) } });
+    expect(validateInteraction({ ...good, ts: '2019-11-09T19:00:00+09:00' })).toMatchObject({ value: { ts: Date.UTC(2019, 10, 9, 10) } });
+    expect(validateInteraction({ ...good, ts: '2019-11-09' })).toMatchObject({ value: { ts: Date.UTC(2019, 10, 9) } });
   });
 
   it.each([
@@ -29,6 +31,9 @@ describe('interaction validation', () => {
     [{ ...good, itemId: null }, 'itemId'],
     [{ ...good, itemId: { id: 1 } }, 'itemId'],
     [{ ...good, ts: 'yesterday' }, 'ts'],
+    // A time without a zone would be read in the server's zone.
+    [{ ...good, ts: '2019-11-09T10:00:00' }, 'ts'],
+    [{ ...good, userId: 12345678901234567890 }, 'userId'],
     [{ ...good, ts: -5 }, 'ts'],
     [{ ...good, ts: 1e20 }, 'ts'],
     [{ ...good, ts: Number.NaN }, 'ts'],

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { validateInteraction, type InteractionEvent } from '../../events/schema.ts';
+import { tooFarAhead, validateInteraction, type InteractionEvent } from '../../events/schema.ts';
 import type { ApiContext } from '../context.ts';
 import { errorSchema, objectSchema } from '../schemas.ts';
 
@@ -90,6 +90,7 @@ export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
             }),
           },
           400: errorSchema('The body is missing or is not JSON.'),
+          413: errorSchema('More valid events than the input bound (MAX_PENDING_EVENTS) holds: split the request.'),
           503: errorSchema('The input queue is full; retry after the Retry-After header.'),
         },
       },
@@ -116,17 +117,25 @@ export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
 
       const accepted: InteractionEvent[] = [];
       const errors: RejectedEvent[] = [];
+      const now = Date.now();
       elements.forEach((element, index) => {
         if (typeof element === 'object' && element !== null && '__invalidJson' in element) {
           errors.push({ index, field: '$', reason: 'line is not valid JSON' });
           return;
         }
         const result = validateInteraction(element);
-        if (result.ok) accepted.push(result.value);
-        else errors.push({ index, field: result.field, reason: result.reason });
+        const rejection = result.ok ? tooFarAhead(result.value.ts, now, intake.maxFutureMs) : result;
+        if (rejection === undefined) accepted.push((result as { value: InteractionEvent }).value);
+        else errors.push({ index, field: rejection.field, reason: rejection.reason });
       });
       for (const e of errors) metrics.eventsRejected.inc({ field: e.field });
 
+      if (accepted.length > intake.maxEventsPerRequest) {
+        const most = intake.maxEventsPerRequest;
+        return reply.code(413).send({
+          error: { code: 'request_invalid', field: 'body', message: `${accepted.length} valid events exceed the input bound of ${most} (MAX_PENDING_EVENTS): send at most ${most} a request` },
+        });
+      }
       if (intake.full(accepted.length)) {
         return reply
           .code(503)
