@@ -33,6 +33,11 @@ export interface ApiOptions {
   apiKeys?: readonly string[];
   maxK?: number;
   bodyLimitBytes?: number;
+  /**
+   * Longest a client may take to send a whole request, ms: a client that stalls mid-body is
+   * answered 408 and let go, rather than hold its connection (and a shutdown) open.
+   */
+  requestTimeoutMs?: number;
 }
 
 const API_VERSION = '1.0.0';
@@ -79,10 +84,15 @@ function errorReply(error: FastifyError): {
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { metrics } = options;
   const apiKeys = new ApiKeys(options.apiKeys ?? []);
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 32 * 1024 * 1024,
+    requestTimeout,
+    // Node enforces the timeout only when its server is built with it, and checks for it this
+    // often (30 s by default, whatever the timeout).
+    http: { requestTimeout, connectionsCheckingInterval: Math.max(10, Math.floor(requestTimeout / 4)) },
     requestIdHeader: 'x-request-id',
     // Ids may have 256 characters, up to three bytes each percent-encoded; schemas check the rest.
     routerOptions: { maxParamLength: 1024 },
