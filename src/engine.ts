@@ -216,7 +216,14 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       }
     },
     async stop() {
-      await api.close();
+      // Requests in flight finish. A connection still open half-way to the shutdown deadline is
+      // a client that stalled mid-request (Node stops timing requests once its server closes).
+      const cut = setTimeout(() => api.server.closeAllConnections(), Math.floor(config.shutdownTimeoutMs / 2));
+      try {
+        await api.close();
+      } finally {
+        clearTimeout(cut);
+      }
       await kafka?.stop();
       if (embedded) {
         embedded.close();

@@ -5,6 +5,8 @@ import Fastify, {
   type FastifyInstance,
 } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { FreshetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -81,12 +83,37 @@ function errorReply(error: FastifyError): {
  * The HTTP API: routes in ./routes, each with the JSON schemas that validate
  * its requests, serialize its answers and make /openapi.json.
  */
+/**
+ * Answers a request the HTTP parser gave up on (a timeout, an oversized header, bytes that are not
+ * HTTP) in the API's error shape, with a request id, and closes the connection.
+ */
+function answerClientError(log: FastifyBaseLogger, error: NodeJS.ErrnoException, socket: Duplex, requestTimeoutMs: number): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', `the request did not arrive whole within ${requestTimeoutMs} ms`]
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'request_invalid', 'the request headers are too large']
+        : [400, 'request_invalid', 'the request is not valid HTTP'];
+  const id = randomUUID();
+  log.info({ status, reason: error.code, requestId: id }, 'request refused by the HTTP parser');
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { metrics } = options;
   const apiKeys = new ApiKeys(options.apiKeys ?? []);
   const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const log = options.logger.child({ component: 'api' }) as FastifyBaseLogger;
   const app = Fastify({
-    loggerInstance: options.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 32 * 1024 * 1024,
     requestTimeout,
@@ -97,6 +124,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     // Ids may have 256 characters, up to three bytes each percent-encoded; schemas check the rest.
     routerOptions: { maxParamLength: 1024 },
     genReqId: () => randomUUID(),
+    clientErrorHandler: (error, socket) => answerClientError(log, error as NodeJS.ErrnoException, socket, requestTimeout),
   });
   const routes = collectRoutes(app);
 

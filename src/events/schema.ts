@@ -81,6 +81,14 @@ export function tooFarAhead(ts: number, now: number, maxFutureMs: number): Rejec
   return { field: 'ts', reason: `ts is more than ${maxFutureMs} ms ahead of the clock` };
 }
 
+/** Whether the YYYY-MM-DD that starts `iso` names a day of the calendar. */
+function isCalendarDate(iso: string): boolean {
+  const year = Number(iso.slice(0, 4));
+  const month = Number(iso.slice(5, 7));
+  const day = Number(iso.slice(8, 10));
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
 /** Parses a timestamp given as epoch milliseconds or an ISO-8601 string. */
 export function readTimestamp(raw: unknown, field: string): number | Rejection {
   let ms: number;
@@ -88,6 +96,8 @@ export function readTimestamp(raw: unknown, field: string): number | Rejection {
     ms = raw;
   } else if (typeof raw === 'string' && ISO_8601.test(raw)) {
     ms = Date.parse(raw);
+    // The parser moves 02-30 to 03-02 and refuses 23:59:60: neither is out of range.
+    if (Number.isNaN(ms) || !isCalendarDate(raw)) return { field, reason: `${field} is not a valid date-time` };
   } else {
     return { field, reason: `${field} must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)` };
   }

@@ -20,6 +20,8 @@ describe('interaction validation', () => {
     expect(result).toEqual({ ok: true, value: { ...good, userId: '276', ts: Date.UTC(2019, 10, 9, 10) } });
     expect(validateInteraction({ ...good, ts: '2019-11-09T19:00:00+09:00' })).toMatchObject({ value: { ts: Date.UTC(2019, 10, 9, 10) } });
     expect(validateInteraction({ ...good, ts: '2019-11-09' })).toMatchObject({ value: { ts: Date.UTC(2019, 10, 9) } });
+    expect(validateInteraction({ ...good, ts: '2024-02-29' })).toMatchObject({ value: { ts: Date.UTC(2024, 1, 29) } });
+    expect(validateInteraction({ ...good, ts: '2026-02-30T10:00:00Z' })).toMatchObject({ field: 'ts', reason: 'ts is not a valid date-time' });
   });
 
   it.each([
@@ -31,6 +33,9 @@ describe('interaction validation', () => {
     [{ ...good, itemId: null }, 'itemId'],
     [{ ...good, itemId: { id: 1 } }, 'itemId'],
     [{ ...good, ts: 'yesterday' }, 'ts'],
+    [{ ...good, ts: '2026-02-30T10:00:00Z' }, 'ts'],
+    [{ ...good, ts: '2026-02-29' }, 'ts'],
+    [{ ...good, ts: '2016-12-31T23:59:60Z' }, 'ts'],
     // A time without a zone would be read in the server's zone.
     [{ ...good, ts: '2019-11-09T10:00:00' }, 'ts'],
     [{ ...good, userId: 12345678901234567890 }, 'userId'],
