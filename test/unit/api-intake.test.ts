@@ -50,6 +50,21 @@ describe('event intake over HTTP (embedded)', () => {
     expect((await post(events.slice(0, 100))).statusCode).toBe(200);
   });
 
+  it('counts the invalid events of a request it takes, not of one it turns away', async () => {
+    const rejectedTypes = async () => {
+      const text = (await engine.api.inject({ url: '/metrics' })).body;
+      return Number(/^freshet_events_rejected_total\{field="type"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await rejectedTypes();
+    const now = Date.now();
+    const valid = Array.from({ length: 101 }, (_, i) => ({ type: 'view', userId: `m${i}`, itemId: 'counted', ts: now }));
+    const invalid = { type: 'like', userId: 'm', itemId: 'counted', ts: now };
+    expect((await post([...valid, invalid])).statusCode).toBe(413);
+    expect(await rejectedTypes()).toBe(before);
+    expect((await post([valid[0], invalid])).statusCode).toBe(200);
+    expect(await rejectedTypes()).toBe(before + 1);
+  });
+
   it('answers an unknown route with the error shape of every other error', async () => {
     const response = await engine.api.inject({ url: '/v1/nothing?x=1' });
     expect(response.statusCode).toBe(404);

@@ -128,8 +128,6 @@ export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
         if (rejection === undefined) accepted.push((result as { value: InteractionEvent }).value);
         else errors.push({ index, field: rejection.field, reason: rejection.reason });
       });
-      for (const e of errors) metrics.eventsRejected.inc({ field: e.field });
-
       if (accepted.length > intake.maxEventsPerRequest) {
         const most = intake.maxEventsPerRequest;
         return reply.code(413).send({
@@ -144,6 +142,8 @@ export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
             error: { code: 'overloaded', message: 'the input queue is full; retry later' },
           });
       }
+      // Counted once the request is taken: a client that retries a 503 sends its invalid events again.
+      for (const e of errors) metrics.eventsRejected.inc({ field: e.field });
       await intake.submit(accepted);
       return { accepted: accepted.length, rejected: errors.length, errors };
     },
