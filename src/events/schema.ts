@@ -43,7 +43,7 @@ const TS_MIN = 0;
 const TS_MAX = 7258118400000;
 /** A date (read as UTC midnight), or a date-time with its zone: without one it would be read in the server's zone. */
 const ISO_8601 =
-  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/;
+  /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2}))?$/;
 
 function reject(field: string, reason: string): { ok: false } & Rejection {
   return { ok: false, field, reason };

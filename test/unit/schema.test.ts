@@ -21,6 +21,8 @@ describe('interaction validation', () => {
     expect(validateInteraction({ ...good, ts: '2019-11-09T19:00:00+09:00' })).toMatchObject({ value: { ts: Date.UTC(2019, 10, 9, 10) } });
     expect(validateInteraction({ ...good, ts: '2019-11-09' })).toMatchObject({ value: { ts: Date.UTC(2019, 10, 9) } });
     expect(validateInteraction({ ...good, ts: '2024-02-29' })).toMatchObject({ value: { ts: Date.UTC(2024, 1, 29) } });
+    // RFC 3339 allows the separator and the zone in lower case.
+    expect(validateInteraction({ ...good, ts: '2019-11-09t10:00:00z' })).toMatchObject({ value: { ts: Date.UTC(2019, 10, 9, 10) } });
     expect(validateInteraction({ ...good, ts: '2026-02-30T10:00:00Z' })).toMatchObject({ field: 'ts', reason: 'ts is not a valid date-time' });
   });
 
