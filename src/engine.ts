@@ -1,4 +1,3 @@
-import { FreshetError } from './errors.ts';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { AnalyticsFlusher } from './analytics/flusher.ts';
@@ -8,6 +7,7 @@ import { campaignRoutes } from './api/campaign-routes.ts';
 import { buildApi, type EventIntake } from './api/server.ts';
 import type { FreshetConfig } from './config/env.ts';
 import { loadModelParams } from './config/model-file.ts';
+import { FreshetError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { PrequentialSampler } from './monitoring/prequential.ts';

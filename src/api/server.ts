@@ -80,10 +80,6 @@ function errorReply(error: FastifyError): {
 }
 
 /**
- * The HTTP API: routes in ./routes, each with the JSON schemas that validate
- * its requests, serialize its answers and make /openapi.json.
- */
-/**
  * Answers a request the HTTP parser gave up on (a timeout, an oversized header, bytes that are not
  * HTTP) in the API's error shape, with a request id, and closes the connection.
  */
@@ -107,6 +103,10 @@ function answerClientError(log: FastifyBaseLogger, error: NodeJS.ErrnoException,
   socket.destroy();
 }
 
+/**
+ * The HTTP API: routes in ./routes, each with the JSON schemas that validate
+ * its requests, serialize its answers and make /openapi.json.
+ */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { metrics } = options;
   const apiKeys = new ApiKeys(options.apiKeys ?? []);

@@ -125,8 +125,8 @@ export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
         }
         const result = validateInteraction(element);
         const rejection = result.ok ? tooFarAhead(result.value.ts, now, intake.maxFutureMs) : result;
-        if (rejection === undefined) accepted.push((result as { value: InteractionEvent }).value);
-        else errors.push({ index, field: rejection.field, reason: rejection.reason });
+        if (rejection !== undefined) errors.push({ index, field: rejection.field, reason: rejection.reason });
+        else if (result.ok) accepted.push(result.value);
       });
       if (accepted.length > intake.maxEventsPerRequest) {
         const most = intake.maxEventsPerRequest;
