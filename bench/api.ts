@@ -59,7 +59,7 @@ async function exactTopK(redis: Redis, prefix: string, index: Index, userId: str
   const buf = await redis.getBuffer(`${prefix}u:${userId}`);
   const user = buf ? decodeUser(buf, dimensions) : undefined;
   if (!user) return undefined;
-  const clicked = new Set(await redis.smembers(`${prefix}clk:${userId}`));
+  const clicked = new Set(await redis.zrange(`${prefix}cl:${userId}`, 0, -1));
   const rate = decayRate(DEFAULT_MODEL_PARAMS.halfLifeMs.item);
   const top = new TopK(k);
   index.records.forEach((item, row) => {

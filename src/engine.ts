@@ -73,9 +73,10 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
         prefix: config.redisPrefix,
         dimensions: params.dimensions,
         ttl: { userMs: config.userTtlMs, itemMs: config.itemTtlMs },
+        clickedMax: config.clickedMaxItems,
         logger: logger.child({ component: 'redis' }),
       })
-    : new MemoryStateStore();
+    : new MemoryStateStore({ clickedMax: config.clickedMaxItems });
   const clickhouse = config.clickhouse
     ? new ClickHouseSink({ ...config.clickhouse, logger: logger.child({ component: 'clickhouse' }) })
     : undefined;
@@ -106,7 +107,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     index,
     recommender,
     clickhouse,
-    exposure: { maxShown: config.scenarios.shownMaxItems, ttlMs: config.scenarios.shownTtlMs, maxRecentClicks: 20 },
+    exposure: { maxShown: config.scenarios.shownMaxItems, ttlMs: config.scenarios.shownTtlMs },
     reloadDebounceMs: config.scenarios.reloadDebounceMs,
     flushMs: config.analytics.flushMs,
     indexMaxStalenessMs: config.indexMaxStalenessMs,
@@ -138,7 +139,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     afterCommit: (events) => {
       index.markStale();
       reads.committed(events.map((e) => e.itemId));
-      return scenarios.feedback.committed(events);
+      scenarios.feedback.committed(events);
     },
   });
 

@@ -64,6 +64,8 @@ export interface FreshetConfig {
   userTtlMs: number;
   /** Redis keys of an item not written for this long expire, and it leaves the index, ms; 0 keeps them. ITEM_TTL_MS, default 30 days. */
   itemTtlMs: number;
+  /** Clicked items remembered per user (the `clicked` filter, excluded from the model's top k), the latest kept. CLICKED_MAX_ITEMS, default 500. */
+  clickedMaxItems: number;
   /** Longest a graceful shutdown may take before the process exits anyway, ms. SHUTDOWN_TIMEOUT_MS, default 15000. */
   shutdownTimeoutMs: number;
   /** Keys accepted in the x-api-key header; empty: the API needs none. API_KEYS, comma-separated. */
@@ -79,7 +81,7 @@ export interface FreshetConfig {
     reloadDebounceMs: number;
     /** Items remembered per user as shown (the `shown` filter, `seen` demotion). SHOWN_MAX_ITEMS, default 500. */
     shownMaxItems: number;
-    /** A user's shown items and recent clicks are forgotten this long after their last change, ms. SHOWN_TTL_MS, default 30 days. */
+    /** A user's shown items are forgotten this long after their last change, ms. SHOWN_TTL_MS, default 30 days. */
     shownTtlMs: number;
   };
   push: {
@@ -259,6 +261,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
     indexBoundMinItems: integer(env, 'INDEX_BOUND_MIN_ITEMS', 20_000, 1, 1_000_000_000),
     userTtlMs: integer(env, 'USER_TTL_MS', 90 * 86_400_000, 0, 10 * 365 * 86_400_000),
     itemTtlMs: integer(env, 'ITEM_TTL_MS', 30 * 86_400_000, 0, 10 * 365 * 86_400_000),
+    clickedMaxItems: integer(env, 'CLICKED_MAX_ITEMS', 500, 1, 100_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
     apiKeys: apiKeys(env),
     serving: {

@@ -49,10 +49,17 @@ export interface BatchEffects {
   rates: ItemRates;
   /** Exact all-time counts to add, per item. */
   counts: Map<string, { views: number; clicks: number }>;
-  /** Items each user clicked in this batch. */
-  clicked: Map<string, Set<string>>;
+  /** Items each user clicked in this batch, each with the time of its latest click there (ms). */
+  clicked: Map<string, Map<string, number>>;
   /** Latest event time in the batch (ms). */
   clock: number;
+}
+
+/** Records a click in the batch's clicked items, keeping the latest time per item. */
+function noteClick(effects: BatchEffects, event: InteractionEvent): void {
+  let clicked = effects.clicked.get(event.userId);
+  if (clicked === undefined) effects.clicked.set(event.userId, (clicked = new Map()));
+  if ((clicked.get(event.itemId) ?? -Infinity) < event.ts) clicked.set(event.itemId, event.ts);
 }
 
 function pairKey(event: InteractionEvent): string {
@@ -208,9 +215,7 @@ export class OnlineModel {
     if (weight <= 0) return;
     const user = this.touchUser(event.userId, event.ts, snapshot, effects);
     user.count++;
-    let clicked = effects.clicked.get(event.userId);
-    if (clicked === undefined) effects.clicked.set(event.userId, (clicked = new Set()));
-    clicked.add(event.itemId);
+    noteClick(effects, event);
     for (const id of negatives) {
       const negative = this.touchItem(id, event.ts, snapshot, effects);
       pairStep(this.params, user, item, negative, weight, false);
@@ -280,9 +285,7 @@ export class OnlineModel {
     }
     counts.clicks++;
     item.clicks += weight;
-    let clicked = effects.clicked.get(event.userId);
-    if (clicked === undefined) effects.clicked.set(event.userId, (clicked = new Set()));
-    clicked.add(event.itemId);
+    noteClick(effects, event);
   }
 
   private learnPositive(

@@ -35,11 +35,11 @@ export interface ProcessorOptions {
   /** Awaited while a batch's state loads, before it is applied (the prequential quality sample). */
   beforeApply?: (events: readonly InteractionEvent[]) => Promise<void>;
   /**
-   * Awaited with a batch's applied events once they are durable, before the
+   * Called with a batch's applied events once they are durable, before the
    * chunk's outcome goes back to its source. It must not throw: the batch is
    * committed whatever it does.
    */
-  afterCommit?: (events: readonly InteractionEvent[]) => Promise<void>;
+  afterCommit?: (events: readonly InteractionEvent[]) => void;
 }
 
 function nextOf(offset: string): string {
@@ -137,7 +137,7 @@ export class BatchProcessor {
     }
 
     this.recent.addAll(events.flatMap((e) => (e.eventId === undefined ? [] : [e.eventId])));
-    if (events.length > 0) await this.options.afterCommit?.(events);
+    if (events.length > 0) this.options.afterCommit?.(events);
     for (const event of events) metrics.eventsConsumed.inc({ type: event.type });
     metrics.batchEvents.observe(events.length);
     if (effects !== undefined) metrics.eventLagSeconds.set((this.now() - effects.clock) / 1000);

@@ -3,7 +3,6 @@ import type { ItemRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
 import type { ItemIndex } from '../serve/item-index.ts';
 import type { Recommender } from '../serve/recommender.ts';
-import type { ExposureStore } from './exposure.ts';
 import type { CandidateList } from './rank.ts';
 import { similarToItems } from './similar.ts';
 import type { CandidateSource, Plan, TrendingSource } from './types.ts';
@@ -24,7 +23,6 @@ export interface CandidateDeps {
   recommender: Recommender;
   index: ItemIndex;
   reads: ServingReads;
-  exposure: ExposureStore;
   /** How stale the item index may be, ms. */
   maxStalenessMs: number;
 }
@@ -56,13 +54,6 @@ async function trendingByCtr(reads: ServingReads, source: TrendingSource): Promi
   return ranked.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1)).slice(0, source.limit);
 }
 
-async function recentClicks(deps: CandidateDeps, userId: string, count: number): Promise<string[]> {
-  const recent = await deps.exposure.recentClicks(userId, count);
-  if (recent.length > 0) return recent;
-  // Clicks from before recent clicks were recorded: the clicked-set, in no particular order.
-  return (await deps.reads.getClicked(userId)).slice(0, count);
-}
-
 async function fetchSource(
   deps: CandidateDeps,
   source: CandidateSource,
@@ -90,7 +81,7 @@ async function fetchSource(
       }
       if (userId === undefined) return [];
       const [clicked] = await Promise.all([
-        recentClicks(deps, userId, source.recent),
+        deps.reads.getClicked(userId).then((clicked) => clicked.slice(0, source.recent)),
         deps.index.ensureFresh(deps.maxStalenessMs),
       ]);
       return similarToItems(deps.index, clicked, source.limit);

@@ -9,27 +9,18 @@ export interface VariantDelta extends VariantCounts {
   variant: string;
 }
 
-export interface ClickSeen {
-  userId: string;
-  itemId: string;
-  /** Event time, ms. */
-  ts: number;
-}
-
 export interface ExposureOptions {
   /** Items remembered per user as shown; the least recently shown are forgotten first. */
   maxShown: number;
-  /** A user's shown items and recent clicks are forgotten this long after their last change, ms. */
+  /** A user's shown items are forgotten this long after their last change, ms. */
   ttlMs: number;
-  /** Recent clicks remembered per user. */
-  maxRecentClicks: number;
 }
 
 /**
  * What the scenarios remember about users beyond the model: the items each
- * user was served (counted per item, capped per user, expiring), the user's
- * latest clicks in event-time order, and impression and click counters per
- * scenario variant. Two implementations: in process and Redis.
+ * user was served (counted per item, capped per user, expiring), and impression
+ * and click counters per scenario variant. (A user's clicked items are model
+ * state: StateStore.getClicked.) Two implementations: in process and Redis.
  */
 export interface ExposureStore {
   readonly kind: 'memory' | 'redis';
@@ -37,9 +28,6 @@ export interface ExposureStore {
   recordShown(userId: string, itemIds: readonly string[], now: number): Promise<void>;
   /** Times each remembered item was shown to the user. */
   shownCounts(userId: string): Promise<Map<string, number>>;
-  recordClicks(clicks: readonly ClickSeen[]): Promise<void>;
-  /** The user's most recently clicked items (by event time), newest first. */
-  recentClicks(userId: string, limit: number): Promise<string[]>;
   addVariantCounts(deltas: readonly VariantDelta[]): Promise<void>;
   variantCounts(scenario: string): Promise<Map<string, VariantCounts>>;
 }
@@ -62,22 +50,11 @@ function touch<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   }
 }
 
-/** The key of the smallest value (the earliest click; on a tie, the lowest id, as Redis drops). */
-function oldestOf(items: Map<string, number>): string {
-  let oldest: [string, number] | undefined;
-  for (const entry of items) {
-    const [id, ts] = entry;
-    if (oldest === undefined || ts < oldest[1] || (ts === oldest[1] && id < oldest[0])) oldest = entry;
-  }
-  return (oldest as [string, number])[0];
-}
-
 /** The embedded implementation: bounded, lost when the process ends. */
 export class MemoryExposureStore implements ExposureStore {
   readonly kind = 'memory' as const;
   private readonly options: ExposureOptions;
   private readonly shown = new Map<string, Map<string, Shown>>();
-  private readonly clicks = new Map<string, Map<string, number>>();
   private readonly counters = new Map<string, Map<string, VariantCounts>>();
 
   constructor(options: ExposureOptions) {
@@ -100,23 +77,6 @@ export class MemoryExposureStore implements ExposureStore {
   async shownCounts(userId: string): Promise<Map<string, number>> {
     const items = this.shown.get(userId);
     return new Map([...(items ?? [])].map(([id, s]) => [id, s.count]));
-  }
-
-  async recordClicks(clicks: readonly ClickSeen[]): Promise<void> {
-    for (const { userId, itemId, ts } of clicks) {
-      const items = this.clicks.get(userId) ?? new Map<string, number>();
-      if ((items.get(itemId) ?? -Infinity) < ts) items.set(itemId, ts);
-      if (items.size > this.options.maxRecentClicks) items.delete(oldestOf(items));
-      touch(this.clicks, userId, items, MEMORY_MAX_USERS);
-    }
-  }
-
-  async recentClicks(userId: string, limit: number): Promise<string[]> {
-    const items = [...(this.clicks.get(userId) ?? [])];
-    return items
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1))
-      .slice(0, limit)
-      .map(([id]) => id);
   }
 
   async addVariantCounts(deltas: readonly VariantDelta[]): Promise<void> {

@@ -85,7 +85,6 @@ export class ScenarioRuntime {
       maxStalenessMs: options.indexMaxStalenessMs,
     });
     this.feedback = new Feedback({
-      exposure: this.exposure,
       tracker: this.tracker,
       registry: this.registry,
       logger: this.logger,
@@ -102,7 +101,6 @@ export class ScenarioRuntime {
   async stop(): Promise<void> {
     process.off('SIGHUP', this.onHangup);
     this.registry.close();
-    await this.feedback.settled();
     await this.tracker.stop();
   }
 

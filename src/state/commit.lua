@@ -13,11 +13,13 @@ if clock > tonumber(redis.call('GET', p .. 'clock') or '0') then
   redis.call('SET', p .. 'clock', ARGV[5])
 end
 local trendingCap = tonumber(ARGV[6])
+-- Clicked items kept per user, the latest.
+local clickedMax = tonumber(ARGV[7])
 -- Keys of users and items not written for this long expire, ms; 0 keeps them.
-local userTtl, itemTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
+local userTtl, itemTtl = tonumber(ARGV[8]), tonumber(ARGV[9])
 -- Length of the factor vectors in the records.
-local dims = tonumber(ARGV[9])
-local i = 10
+local dims = tonumber(ARGV[10])
+local i = 11
 
 -- Variadic commands in chunks of 1,000 arguments, not one call per key (a batch
 -- writes thousands), and well under Lua's limit on unpacked arguments.
@@ -141,17 +143,22 @@ for k, id in ipairs(countIds) do
   touch(key, itemTtl)
 end
 
--- Each clicking user, how many items they clicked, and those items, user after user:
--- one SADD (in chunks) and one expiry per user.
-local clickUsers, clickCounts, clickItems = ids(ARGV[i]), ARGV[i + 1], ids(ARGV[i + 2])
-i = i + 3
-local from = 1
+-- Each clicking user, how many items they clicked, those items user after user, and each
+-- one's latest click time: per user one ZADD (in chunks; GT keeps a later time already
+-- stored), a trim to the newest clickedMax, and one expiry.
+local clickUsers, clickCounts, clickItems, clickTimes = ids(ARGV[i]), ARGV[i + 1], ids(ARGV[i + 2]), ARGV[i + 3]
+i = i + 4
+local click = 0
 for k, user in ipairs(clickUsers) do
-  local last = from + struct.unpack('<I4', clickCounts, (k - 1) * 4 + 1) - 1
-  local key = p .. 'clk:' .. user
-  for at = from, last, CHUNK do redis.call('SADD', key, unpack(clickItems, at, math.min(at + CHUNK - 1, last))) end
+  local key, scored = p .. 'cl:' .. user, {}
+  for _ = 1, struct.unpack('<I4', clickCounts, (k - 1) * 4 + 1) do
+    click = click + 1
+    scored[#scored + 1] = struct.unpack('<d', clickTimes, 8 * click - 7)
+    scored[#scored + 1] = clickItems[click]
+  end
+  chunked('ZADD', key, scored, 'GT')
+  redis.call('ZREMRANGEBYRANK', key, 0, -(clickedMax + 1))
   touch(key, userTtl)
-  from = last + 1
 end
 
 chunked('ZADD', p .. 'trend', scores)

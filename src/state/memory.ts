@@ -5,6 +5,7 @@ import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
 import { MemoryPushLedger } from '../push/ledger.ts';
 import {
+  CLICKED_MAX_ITEMS,
   TRENDING_CAP,
   type AnalyticsBatch,
   type BatchCommit,
@@ -21,6 +22,11 @@ function copyItem(r: ItemRecord): ItemRecord {
   return { ...r, vec: r.vec.slice() };
 }
 
+/** Latest click first; on a tie the higher id first, the order Redis's ZREVRANGE gives. */
+function newestFirst(a: [string, number], b: [string, number]): number {
+  return b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
+}
+
 /**
  * In-process state for the embedded mode and for tests. Lost when the process ends.
  * Known gap: nothing expires here (USER_TTL_MS and ITEM_TTL_MS apply to Redis only).
@@ -31,15 +37,21 @@ export class MemoryStateStore implements StateStore {
   private readonly users = new Map<string, UserRecord>();
   private readonly items = new Map<string, ItemRecord>();
   private readonly counts = new Map<string, ItemCounts>();
-  private readonly clicked = new Map<string, Set<string>>();
+  /** Per user: item -> latest click time (ms), at most `clickedMax` items. */
+  private readonly clicked = new Map<string, Map<string, number>>();
   private readonly trend = new Map<string, number>();
   private readonly itemSeq = new Map<string, number>();
   private readonly outbox = new Map<string, AnalyticsBatch>();
   private readonly contents = new Map<string, ContentEvent>();
   /** Push counters, read by the push loop's in-process store. */
   readonly push = new MemoryPushLedger();
+  private readonly clickedMax: number;
   private seq = 0;
   private latest = 0;
+
+  constructor(options: { clickedMax?: number } = {}) {
+    this.clickedMax = options.clickedMax ?? CLICKED_MAX_ITEMS;
+  }
 
   async readOffset(partition: string): Promise<string | null> {
     return this.offsets.get(partition) ?? null;
@@ -80,17 +92,22 @@ export class MemoryStateStore implements StateStore {
         const c = this.counts.get(id) ?? { views: 0, clicks: 0 };
         this.counts.set(id, { views: c.views + delta.views, clicks: c.clicks + delta.clicks });
       }
-      for (const [user, items] of effects.clicked) {
-        const set = this.clicked.get(user) ?? new Set<string>();
-        for (const item of items) set.add(item);
-        this.clicked.set(user, set);
-      }
+      for (const [user, items] of effects.clicked) this.addClicks(user, items);
       if (this.trend.size > TRENDING_CAP * 1.1) this.trimTrending();
     }
     if (batch.analytics !== undefined) this.outbox.set(batch.analytics.batchId, batch.analytics);
     for (const content of batch.contents ?? []) this.contents.set(content.itemId, { ...content });
     this.push.apply(batch.push);
     return true;
+  }
+
+  private addClicks(user: string, items: ReadonlyMap<string, number>): void {
+    let known = this.clicked.get(user);
+    if (known === undefined) this.clicked.set(user, (known = new Map()));
+    for (const [item, ts] of items) if ((known.get(item) ?? -Infinity) < ts) known.set(item, ts);
+    if (known.size > this.clickedMax) {
+      this.clicked.set(user, new Map([...known].sort(newestFirst).slice(0, this.clickedMax)));
+    }
   }
 
   async getUser(userId: string): Promise<UserRecord | undefined> {
@@ -108,7 +125,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async getClicked(userId: string): Promise<string[]> {
-    return [...(this.clicked.get(userId) ?? [])];
+    return [...(this.clicked.get(userId) ?? [])].sort(newestFirst).map(([id]) => id);
   }
 
   async getContent(itemId: string): Promise<ContentEvent | undefined> {

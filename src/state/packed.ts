@@ -43,6 +43,12 @@ export class Packer {
     this.length = this.buf.writeUInt32LE(value, this.length);
   }
 
+  /** A little-endian float64. */
+  float64(value: number): void {
+    this.reserve(8);
+    this.length = this.buf.writeDoubleLE(value, this.length);
+  }
+
   /** `bytes` bytes written by `fill` at the given offset (it returns the offset after them). */
   put(bytes: number, fill: (buf: Buffer, offset: number) => number): void {
     this.reserve(bytes);

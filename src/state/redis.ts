@@ -22,6 +22,7 @@ import { decodeOutbox, encodeOutbox } from '../push/activity.ts';
 import { tallyArgs } from '../push/tally.ts';
 import { LUA_UNPACK_IDS, Packer } from './packed.ts';
 import {
+  CLICKED_MAX_ITEMS,
   TRENDING_CAP,
   type AnalyticsBatch,
   type BatchCommit,
@@ -49,13 +50,15 @@ export interface RedisStoreOptions {
    * content) expire once not written for this long, ms; 0 or absent keeps them for good.
    */
   ttl?: { userMs: number; itemMs: number };
+  /** Clicked items remembered per user, the latest kept (CLICKED_MAX_ITEMS by default). */
+  clickedMax?: number;
 }
 
 /**
  * State in Redis. Key layout under the prefix P:
  * P+off (hash partition -> next offset), P+u:<user> and P+i:<item> (binary
- * records), P+ic:<item> (hash views, clicks), P+clk:<user> (set of clicked
- * items), P+trend (zset), P+iseq (zset item -> change sequence: the write
+ * records), P+ic:<item> (hash views, clicks), P+cl:<user> (zset clicked item ->
+ * latest click time, ms; the newest `clickedMax` kept), P+trend (zset), P+iseq (zset item -> change sequence: the write
  * time in ms, kept increasing), P+seq,
  * P+clock, P+outbox (hash batch id -> analytics rows as JSON), P+meta:<item> (content
  * event as JSON), P+pub (zset item -> publication time).
@@ -69,11 +72,13 @@ export class RedisStateStore implements StateStore {
   private readonly prefix: string;
   private readonly dimensions: number;
   private readonly ttl: { userMs: number; itemMs: number };
+  private readonly clickedMax: number;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
     this.dimensions = options.dimensions;
     this.ttl = options.ttl ?? { userMs: 0, itemMs: 0 };
+    this.clickedMax = options.clickedMax ?? CLICKED_MAX_ITEMS;
     this.client = new Redis(options.url, { maxRetriesPerRequest: 3, ...options.redis });
     this.client.defineCommand('freshetCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
     // Without an 'error' listener ioredis prints every failed reconnect to the console. Commands
@@ -122,6 +127,7 @@ export class RedisStateStore implements StateStore {
       batch.nextOffset,
       batch.effects?.clock ?? 0,
       TRENDING_CAP,
+      this.clickedMax,
       this.ttl.userMs,
       this.ttl.itemMs,
       this.dimensions,
@@ -141,8 +147,8 @@ export class RedisStateStore implements StateStore {
   /**
    * Users, items, counters and clicks of a batch as a few packed arguments (src/state/packed.ts):
    * user ids and records; decay rates, item ids, modes and item data; counted item
-   * ids and view/click counts; clicking user ids, their numbers of clicked items, and those items
-   * user after user. Each item is its record,
+   * ids and view/click counts; clicking user ids, their numbers of clicked items, those items
+   * user after user, and each one's latest click time. Each item is its record,
    * and two mode characters: 'r' (the record replaces), 'm' (merge: the record is written if the
    * stored one is still the one the batch read, see src/model/item-merge.ts) or 'c' (merge,
    * clicked in the batch); then '+' when the batch created the item, else '-'. A merged record
@@ -189,16 +195,20 @@ export class RedisStateStore implements StateStore {
     const clickUsers = new Packer((effects?.clicked.size ?? 0) * 32);
     const clickCounts = new Packer((effects?.clicked.size ?? 0) * 4);
     const clickItems = new Packer(1024);
+    const clickTimes = new Packer(256);
     for (const [user, clicked] of effects?.clicked ?? []) {
       clickUsers.id(user);
       clickCounts.uint32(clicked.size);
-      for (const item of clicked) clickItems.id(item);
+      for (const [item, ts] of clicked) {
+        clickItems.id(item);
+        clickTimes.float64(ts);
+      }
     }
     return [
       userIds.toBuffer(), users.toBuffer(),
       String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
       countIds.toBuffer(), counts.toBuffer(),
-      clickUsers.toBuffer(), clickCounts.toBuffer(), clickItems.toBuffer(),
+      clickUsers.toBuffer(), clickCounts.toBuffer(), clickItems.toBuffer(), clickTimes.toBuffer(),
     ];
   }
 
@@ -218,7 +228,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async getClicked(userId: string): Promise<string[]> {
-    return this.client.smembers(`${this.prefix}clk:${userId}`);
+    return this.client.zrevrange(`${this.prefix}cl:${userId}`, 0, -1);
   }
 
   async getContent(itemId: string): Promise<ContentEvent | undefined> {

@@ -59,6 +59,10 @@ export interface StateStore {
   getUser(userId: string): Promise<UserRecord | undefined>;
   getItem(itemId: string): Promise<ItemRecord | undefined>;
   getItemCounts(itemId: string): Promise<ItemCounts>;
+  /**
+   * The items the user clicked, latest click first (by event time; on a tie, the higher id
+   * first), at most the store's cap (CLICKED_MAX_ITEMS): older clicks are forgotten.
+   */
   getClicked(userId: string): Promise<string[]>;
   getContent(itemId: string): Promise<ContentEvent | undefined>;
   /** Content events of several items, in the order asked; undefined where none is stored. */
@@ -84,6 +88,9 @@ export interface StateStore {
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** Clicked items remembered per user when the store is given no cap. */
+export const CLICKED_MAX_ITEMS = 500;
 
 /** Keep at most this many items in the trending set. */
 export const TRENDING_CAP = 10_000;

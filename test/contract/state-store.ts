@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchEffects } from '../../src/model/online-mf.ts';
 import type { ItemRecord, UserRecord } from '../../src/model/records.ts';
-import { TRENDING_CAP, type StateStore } from '../../src/state/store.ts';
+import { CLICKED_MAX_ITEMS, TRENDING_CAP, type StateStore } from '../../src/state/store.ts';
 
 const DIMENSIONS = 4;
 
@@ -57,7 +57,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
           users: new Map([['u1', user(1000, [1, 2, 3, 4])]]),
           items: new Map([['i1', item(1000, 0.5, 3)], ['i2', item(900, -0.5, 1)]]),
           counts: new Map([['i1', { views: 5, clicks: 3 }]]),
-          clicked: new Map([['u1', new Set(['i1'])]]),
+          clicked: new Map([['u1', new Map([['i1', 1000]])]]),
           clock: 1000,
         }),
         analytics: { batchId: 't/0/0-9', rows: [{ minute: 60, itemId: 'i1', views: 5, clicks: 3 }] },
@@ -76,25 +76,45 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect(await store.pendingAnalyticsCount()).toBe(1);
     });
 
-    it("keeps every click of a batch in each user's clicked set, more than Lua unpacks at once for one user", async () => {
-      const many = Array.from({ length: 9_000 }, (_, n) => `many-${n}`);
+    it("keeps each user's latest clicks, newest first and at most the cap, from a batch of more than Lua unpacks at once", async () => {
+      // 9,000 clicks of one user, in no order of time: the newest CLICKED_MAX_ITEMS stay.
+      const many = Array.from({ length: 9_000 }, (_, n) => [`many-${n}`, (n * 7_919) % 9_000] as [string, number]);
       const ok = await store.commit({
         partition: 'g/clicks/0',
         expectedOffset: null,
         nextOffset: '3',
         effects: effects({
           clicked: new Map([
-            ['c1', new Set(['a', 'b'])],
-            ['c2', new Set(many)],
-            ['c3', new Set(['a'])],
+            ['c1', new Map([['a', 20], ['b', 30]])],
+            ['c2', new Map(many)],
+            ['c3', new Map([['a', 5]])],
           ]),
         }),
         analytics: undefined,
       });
       expect(ok).toBe(true);
-      expect((await store.getClicked('c1')).sort()).toEqual(['a', 'b']);
-      expect((await store.getClicked('c2')).sort()).toEqual([...many].sort());
+      expect(await store.getClicked('c1')).toEqual(['b', 'a']);
+      const newest = [...many].sort((x, y) => y[1] - x[1]).slice(0, CLICKED_MAX_ITEMS).map(([id]) => id);
+      // 7,919 is prime to 9,000, so the times are 0 to 8,999 each once: the newest is at 8,999.
+      expect(new Map(many).get(newest[0] as string)).toBe(8_999);
+      expect(await store.getClicked('c2')).toEqual(newest);
       expect(await store.getClicked('c3')).toEqual(['a']);
+    });
+
+    it('moves an item clicked again later to the front, keeps a later click over an earlier one, and orders ties by id', async () => {
+      const commit = (nextOffset: string, expectedOffset: string | null, clicks: Array<[string, number]>) =>
+        store.commit({
+          partition: 'g/reclick/0',
+          expectedOffset,
+          nextOffset,
+          effects: effects({ clicked: new Map([['r1', new Map(clicks)]]) }),
+          analytics: undefined,
+        });
+      expect(await commit('1', null, [['x', 3000], ['y', 1000], ['t2', 1500], ['t1', 1500]])).toBe(true);
+      // x again but earlier (a late event): it keeps 3000; y again later: it moves up.
+      expect(await commit('2', '1', [['z', 2000], ['x', 100], ['y', 2500]])).toBe(true);
+      expect(await store.getClicked('r1')).toEqual(['x', 'y', 'z', 't2', 't1']);
+      expect(await store.getClicked('nobody')).toEqual([]);
     });
 
     it('refuses a batch whose expected offset is stale (fencing)', async () => {
@@ -277,7 +297,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
           users: new Map([[u, user(3000, [4, 3, 2, 1])]]),
           items: new Map([[i, item(3000, 0.25, 1)]]),
           counts: new Map([[i, { views: 70_000, clicks: 1 }]]),
-          clicked: new Map([[u, new Set([i])]]),
+          clicked: new Map([[u, new Map([[i, 3000]])]]),
           clock: 3000,
         }),
         analytics: undefined,

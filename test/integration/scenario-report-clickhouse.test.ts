@@ -81,7 +81,6 @@ describe.skipIf(redis === undefined || clickhouse === undefined)(
       const payload = JSON.stringify(clicks);
       await engine.api.inject({ method: 'POST', url: '/v1/events', payload });
       await engine.api.inject({ method: 'POST', url: '/v1/events', payload });
-      await engine.scenarios.feedback.settled();
 
       const report = (await engine.api.inject({ url: '/v1/scenarios/home/report' })).json();
       expect(report.source).toBe('clickhouse');

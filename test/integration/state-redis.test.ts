@@ -17,7 +17,7 @@ function effects(user: string, items: string[]): BatchEffects {
     itemBases: new Map(),
     rates: { item: 0, trending: 0 },
     counts: new Map(items.map((id) => [id, { views: 1, clicks: 1 }])),
-    clicked: new Map([[user, new Set(items)]]),
+    clicked: new Map([[user, new Map(items.map((id) => [id, 1000]))]]),
     clock: 1000,
   };
 }
@@ -45,7 +45,7 @@ describe.skipIf(url === undefined)('redis', () => {
     it('gives every per-user and per-item key the configured time to live', async () => {
       expect(await commit('g/t/0', 'u1', ['a', 'b'], ['a'])).toBe(true);
       const ttl = async (key: string) => store.client.pttl(`${prefix}${key}`);
-      for (const key of ['u:u1', 'clk:u1', 'push:stat:u1']) {
+      for (const key of ['u:u1', 'cl:u1', 'push:stat:u1']) {
         expect(await ttl(key)).toBeGreaterThan(50_000);
         expect(await ttl(key)).toBeLessThanOrEqual(60_000);
       }

@@ -82,7 +82,7 @@ describe('history clicks', () => {
     expect(effects.counts.size).toBe(0);
     expect(trendingScore(effects.items.get('old')!, model.trendingRate)).toBeUndefined();
     expect(effects.clock).toBe(0);
-    expect([...(effects.clicked.get('u') ?? [])]).toEqual(['old']);
+    expect([...(effects.clicked.get('u') ?? [])]).toEqual([['old', 5]]);
     expect(effects.users.get('u')?.count).toBe(1);
     expect(effects.items.get('old')).toMatchObject({ bias: 0, views: 0, clicks: 0 });
     expect(effects.items.get('pool')?.bias).toBeCloseTo(before.bias, 8); // only aged 4 ms

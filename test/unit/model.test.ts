@@ -128,9 +128,27 @@ describe('online model', () => {
     const effects = model.apply(plan, emptySnapshot());
     expect(effects.counts.get('i')).toEqual({ views: 1, clicks: 1 });
     expect(effects.counts.get('j')).toEqual({ views: 1, clicks: 0 });
-    expect([...(effects.clicked.get('u') ?? [])]).toEqual(['i']);
+    expect([...(effects.clicked.get('u') ?? [])]).toEqual([['i', 1000]]);
     expect(effects.users.get('u')?.count).toBe(2);
     expect(effects.clock).toBe(1000);
+  });
+
+  it('keeps the latest time of an item clicked twice in a batch, whatever their order', () => {
+    const model = new OnlineModel(params);
+    const events: InteractionEvent[] = [
+      { type: 'click', userId: 'u', itemId: 'i', ts: 3000 },
+      { type: 'click', userId: 'u', itemId: 'j', ts: 1000 },
+      { type: 'click', userId: 'u', itemId: 'i', ts: 2000 },
+      { type: 'click', userId: 'u', itemId: 'j', ts: 4000 },
+      { type: 'click', userId: 'v', itemId: 'i', ts: 500 },
+    ];
+    const effects = model.apply(model.plan(events), emptySnapshot());
+    expect(effects.clicked).toEqual(
+      new Map([
+        ['u', new Map([['i', 3000], ['j', 4000]])],
+        ['v', new Map([['i', 500]])],
+      ]),
+    );
   });
 
   it('decays counters lazily in event time and weighs late events by their age', () => {

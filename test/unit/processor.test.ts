@@ -37,7 +37,7 @@ function setup(maxEvents = 100) {
     maxFutureMs: 60_000,
     contentsTopic: 'contents',
     now: () => NOW,
-    afterCommit: async (events) => void committed.push(events.map((e) => `${e.userId}>${e.itemId}`)),
+    afterCommit: (events) => void committed.push(events.map((e) => `${e.userId}>${e.itemId}`)),
   });
   return { store, letters, processor, committed };
 }
