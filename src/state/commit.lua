@@ -47,16 +47,15 @@ for k, id in ipairs(userIds) do
   users[#users + 1] = p .. 'u:' .. id
   users[#users + 1] = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES)
 end
--- Records in pairs key, value; each one's expiry restarts when it is written.
-local function store(kv, ttl)
-  if ttl <= 0 then return chunked('MSET', nil, kv) end
-  for k = 1, #kv, 2 do redis.call('SET', kv[k], kv[k + 1], 'PX', ttl) end
+-- User records, in pairs key, value: each one's expiry restarts when it is written.
+if userTtl <= 0 then
+  chunked('MSET', nil, users)
+else
+  for k = 1, #users, 2 do redis.call('SET', users[k], users[k + 1], 'PX', userTtl) end
 end
 local function touch(key, ttl)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
-
-store(users, userTtl)
 
 -- Items (src/model/item-merge.ts): 'r' replaces the record; 'm' and 'c' (clicked in
 -- the batch) write it if the stored record is still the one the batch read ('+': the
@@ -121,14 +120,24 @@ if #itemIds > 0 then
       end
     end
   end
-  store(records, itemTtl)
+  -- Item keys carry no expiry of their own: a key each would cost a SET with PX, and a
+  -- PEXPIRE for the counters, per item and batch. The change sequence, which holds every
+  -- item's last write time, tells which items expired; the sweep below removes them.
+  chunked('MSET', nil, records)
   chunked('ZADD', p .. 'iseq', sequence)
-  -- Items whose keys have expired leave the change sequence and the trending set.
+  -- Items not written for itemTtl leave the change sequence and the trending set, and their
+  -- record and counters are deleted; at most 1,000 a commit, oldest first.
   if itemTtl > 0 then
     local gone = redis.call('ZRANGEBYSCORE', p .. 'iseq', '-inf', '(' .. (seq - itemTtl), 'LIMIT', 0, 1000)
     if #gone > 0 then
       redis.call('ZREM', p .. 'iseq', unpack(gone))
       redis.call('ZREM', p .. 'trend', unpack(gone))
+      local keys = {}
+      for _, id in ipairs(gone) do
+        keys[#keys + 1] = p .. 'i:' .. id
+        keys[#keys + 1] = p .. 'ic:' .. id
+      end
+      redis.call('UNLINK', unpack(keys))
     end
   end
 end
@@ -140,7 +149,6 @@ for k, id in ipairs(countIds) do
   local key = p .. 'ic:' .. id
   if views ~= 0 then redis.call('HINCRBY', key, 'views', views) end
   if clicks ~= 0 then redis.call('HINCRBY', key, 'clicks', clicks) end
-  touch(key, itemTtl)
 end
 
 -- Each clicking user, how many items they clicked, those items user after user, and each

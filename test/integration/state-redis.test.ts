@@ -42,26 +42,32 @@ describe.skipIf(url === undefined)('redis', () => {
         push: { users: new Map([[user, { sends: 1, opens: 0 }]]), openers: new Map(), active: new Map() },
       });
 
-    it('gives every per-user and per-item key the configured time to live', async () => {
+    it('gives per-user keys and content the configured time to live; item records and counters are swept instead', async () => {
       expect(await commit('g/t/0', 'u1', ['a', 'b'], ['a'])).toBe(true);
       const ttl = async (key: string) => store.client.pttl(`${prefix}${key}`);
       for (const key of ['u:u1', 'cl:u1', 'push:stat:u1']) {
         expect(await ttl(key)).toBeGreaterThan(50_000);
         expect(await ttl(key)).toBeLessThanOrEqual(60_000);
       }
-      for (const key of ['i:a', 'ic:a', 'meta:a']) {
-        expect(await ttl(key)).toBeGreaterThan(0);
-        expect(await ttl(key)).toBeLessThanOrEqual(400);
-      }
+      expect(await ttl('meta:a')).toBeGreaterThan(0);
+      expect(await ttl('meta:a')).toBeLessThanOrEqual(400);
+      // Removed by a later commit's sweep of the change sequence (next test).
+      for (const key of ['i:a', 'ic:a', 'i:b', 'ic:b']) expect(await ttl(key)).toBe(-1);
       // Shared keys never expire.
       for (const key of ['off', 'iseq', 'trend', 'clock']) expect(await ttl(key)).toBe(-1);
     });
 
-    it('drops expired items from the change sequence, trending and fresh content', async () => {
+    it('drops expired items from the change sequence, trending and fresh content, and deletes their keys', async () => {
       await new Promise((resolve) => setTimeout(resolve, 600));
-      expect(await store.getItem('a')).toBeUndefined();
       expect(await store.getContent('a')).toBeUndefined();
+      // Written 600 ms ago with a 400 ms TTL: still stored until a commit sweeps them.
+      expect(await store.getItem('a')).toBeDefined();
       expect(await commit('g/t/1', 'u2', ['c'], ['c'])).toBe(true);
+      for (const id of ['a', 'b']) {
+        expect(await store.getItem(id)).toBeUndefined();
+        expect(await store.client.exists(`${prefix}i:${id}`, `${prefix}ic:${id}`)).toBe(0);
+      }
+      expect(await store.getItemCounts('c')).toEqual({ views: 1, clicks: 1 });
       const changes = await store.itemsChangedSince(0);
       expect(changes.items.map(([id]) => id)).toEqual(['c']);
       const [, , writtenAt] = changes.items[0]!;
@@ -72,6 +78,22 @@ describe.skipIf(url === undefined)('redis', () => {
       expect(await store.client.zrange(`${prefix}pub`, 0, -1)).toEqual(['c']);
       // The user keys are still there.
       expect(await store.getUser('u1')).toBeDefined();
+    });
+
+    it('sweeps at most 1,000 expired items a commit, oldest first, and the rest with the commits that follow', async () => {
+      // 'c', written by the test before, expires first; then 1,500 items written at once.
+      const many = Array.from({ length: 1_500 }, (_, n) => `m${n}`);
+      expect(await commit('g/t/2', 'u3', many)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const inSequence = async (ids: string[]) =>
+        (await store.client.zmscore(`${prefix}iseq`, ...ids)).filter((score) => score !== null).length;
+      const stored = async (ids: string[]) => store.client.exists(...ids.map((id) => `${prefix}i:${id}`));
+      expect(await commit('g/t/3', 'u3', ['d'])).toBe(true);
+      expect([await inSequence(['c']), await stored(['c'])]).toEqual([0, 0]);
+      expect([await inSequence(many), await stored(many)]).toEqual([501, 501]);
+      expect(await commit('g/t/4', 'u3', ['e'])).toBe(true);
+      expect([await inSequence(many), await stored(many)]).toEqual([0, 0]);
+      expect([await inSequence(['d', 'e']), await stored(['d', 'e'])]).toEqual([2, 2]);
     });
   });
 });
