@@ -52,8 +52,8 @@ async function sampleIds(redis: Redis, pattern: string, prefixLength: number, co
 }
 
 async function redisBytes(redis: Redis, prefix: string) {
-  const users = await sampleIds(redis, `${prefix}u:*`, prefix.length + 2, 300);
-  const items = await sampleIds(redis, `${prefix}i:*`, prefix.length + 2, 300);
+  const users = await sampleIds(redis, `${prefix}u:*`, prefix.length + 2, 2000);
+  const items = await sampleIds(redis, `${prefix}i:*`, prefix.length + 2, 2000);
   const perUser = await averageUsage(redis, users.map((id) => [`${prefix}u:${id}`, `${prefix}cl:${id}`]));
   const perItemKeys = await averageUsage(redis, items.map((id) => [`${prefix}i:${id}`, `${prefix}ic:${id}`]));
   const seqCard = await redis.zcard(`${prefix}iseq`);

@@ -22,6 +22,7 @@ import { ItemIndex } from './serve/item-index.ts';
 import { Recommender } from './serve/recommender.ts';
 import { KafkaIngest } from './sources/kafka.ts';
 import { MemoryStateStore } from './state/memory.ts';
+import { foldClickedLayout } from './state/migrate.ts';
 import { RedisStateStore } from './state/redis.ts';
 import type { StateStore } from './state/store.ts';
 
@@ -143,6 +144,9 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     },
   });
 
+  // Clicked items of the earlier key layout are moved in the background after start.
+  let folding: Promise<unknown> | undefined;
+  let stopping = false;
   let embedded: EmbeddedSource | undefined;
   let intake: EventIntake;
   if (config.kafka) {
@@ -197,6 +201,11 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     flusher,
     async start() {
       await clickhouse?.migrate();
+      if (store instanceof RedisStateStore) {
+        folding = foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping).catch(
+          (err: unknown) => logger.warn({ err }, 'clicked items of the earlier layout not moved; the next start retries'),
+        );
+      }
       await scenarios.start();
       await push.start();
       flusher?.start();
@@ -234,6 +243,8 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await scenarios.stop();
       await push.stop();
       await flusher?.stop();
+      stopping = true;
+      await folding;
       await sink.close();
       await store.close();
     },

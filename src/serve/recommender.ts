@@ -24,7 +24,9 @@ export interface ItemStats {
 interface CachedAnswer {
   userTs: number;
   userCount: number;
+  /** How many clicked items were excluded, and the latest of them (the count stops at the cap). */
   clicked: number;
+  latestClicked: string | undefined;
   indexVersion: number;
   k: number;
   items: Scored[];
@@ -36,7 +38,7 @@ const ANSWER_CACHE_USERS = 50_000;
 /**
  * Recommendations scored at request time from the state, never precomputed.
  * An answer is reused only while it would be computed the same: same user
- * record, same clicked set size, same item index version.
+ * record, same clicked items (their number and the latest), same item index version.
  */
 export class Recommender {
   private readonly answers = new Map<string, CachedAnswer>();
@@ -85,6 +87,7 @@ export class Recommender {
       cached.userTs === user.ts &&
       cached.userCount === user.count &&
       cached.clicked === exclude.size &&
+      cached.latestClicked === clicked[0] &&
       cached.indexVersion === this.index.version &&
       cached.k >= k
     ) {
@@ -97,7 +100,15 @@ export class Recommender {
     const items = this.index.rank(this.scorer, user.vec, aged, k, exclude);
 
     this.answers.delete(userId);
-    this.answers.set(userId, { userTs: user.ts, userCount: user.count, clicked: exclude.size, indexVersion: this.index.version, k, items });
+    this.answers.set(userId, {
+      userTs: user.ts,
+      userCount: user.count,
+      clicked: exclude.size,
+      latestClicked: clicked[0],
+      indexVersion: this.index.version,
+      k,
+      items,
+    });
     if (this.answers.size > ANSWER_CACHE_USERS) this.answers.delete(this.answers.keys().next().value as string);
     return { items, coldStart: false };
   }

@@ -22,9 +22,9 @@ function copyItem(r: ItemRecord): ItemRecord {
   return { ...r, vec: r.vec.slice() };
 }
 
-/** Latest click first; on a tie the higher id first, the order Redis's ZREVRANGE gives. */
+/** Latest click first; on a tie the higher id first by UTF-8 bytes, the order Redis's ZREVRANGE gives. */
 function newestFirst(a: [string, number], b: [string, number]): number {
-  return b[1] - a[1] || (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0);
+  return b[1] - a[1] || Buffer.compare(Buffer.from(b[0]), Buffer.from(a[0]));
 }
 
 /**

@@ -99,10 +99,13 @@ export class RedisStateStore implements StateStore {
   }
 
   async loadSnapshot(userIds: readonly string[], itemIds: readonly string[]): Promise<StateSnapshot> {
-    const [users, items] = await Promise.all([
+    const [users, items, written] = await Promise.all([
       this.mget(userIds.map((id) => `${this.prefix}u:${id}`)),
       this.mget(itemIds.map((id) => `${this.prefix}i:${id}`)),
+      this.writtenAt(itemIds),
     ]);
+    // Items not written for the item TTL have expired, whether or not a commit swept them yet.
+    const expiredBefore = Date.now() - this.ttl.itemMs;
     const snapshot: StateSnapshot = { users: new Map(), items: new Map() };
     // The model copies what it changes, so the snapshot's vectors live only as long as the batch.
     const slab = new VectorSlab(this.dimensions);
@@ -113,10 +116,23 @@ export class RedisStateStore implements StateStore {
     });
     itemIds.forEach((id, i) => {
       const buf = items[i];
+      const at = written[i];
+      if (at !== undefined && at !== null && Number(at) < expiredBefore) return;
       const record = buf ? decodeItem(buf, this.dimensions, slab) : undefined;
       if (record !== undefined) snapshot.items.set(id, record);
     });
     return snapshot;
+  }
+
+  /** Each item's last write time from the change sequence (null if none); nothing without an item TTL. */
+  private async writtenAt(itemIds: readonly string[]): Promise<Array<string | null>> {
+    if (this.ttl.itemMs <= 0) return [];
+    const out: Array<string | null> = [];
+    for (let i = 0; i < itemIds.length; i += MGET_CHUNK) {
+      const chunk = itemIds.slice(i, i + MGET_CHUNK);
+      if (chunk.length > 0) out.push(...(await this.client.zmscore(`${this.prefix}iseq`, ...chunk)));
+    }
+    return out;
   }
 
   async commit(batch: BatchCommit): Promise<boolean> {
@@ -228,7 +244,8 @@ export class RedisStateStore implements StateStore {
   }
 
   async getClicked(userId: string): Promise<string[]> {
-    return this.client.zrevrange(`${this.prefix}cl:${userId}`, 0, -1);
+    // A record kept under a larger cap is longer until the user's next click trims it.
+    return this.client.zrevrange(`${this.prefix}cl:${userId}`, 0, this.clickedMax - 1);
   }
 
   async getContent(itemId: string): Promise<ContentEvent | undefined> {

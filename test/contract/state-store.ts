@@ -13,7 +13,8 @@ function item(ts: number, bias: number, clicks: number): ItemRecord {
   return { ts, bias, views: clicks * 2, clicks, vec: Float32Array.from([0.5, -0.25, 0.125, 1]) };
 }
 
-function effects(partial: Partial<BatchEffects>): BatchEffects {
+/** A batch's effects: nothing but what `partial` gives. */
+export function effects(partial: Partial<BatchEffects>): BatchEffects {
   return {
     users: new Map(),
     items: new Map(),
@@ -114,6 +115,9 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       // x again but earlier (a late event): it keeps 3000; y again later: it moves up.
       expect(await commit('2', '1', [['z', 2000], ['x', 100], ['y', 2500]])).toBe(true);
       expect(await store.getClicked('r1')).toEqual(['x', 'y', 'z', 't2', 't1']);
+      // Ties between ids whose UTF-16 and UTF-8 orders differ: the higher UTF-8 bytes first.
+      expect(await commit('3', '2', [['a\uFFFF', 9000], ['a\u{1F600}', 9000]])).toBe(true);
+      expect((await store.getClicked('r1')).slice(0, 2)).toEqual(['a\u{1F600}', 'a\uFFFF']);
       expect(await store.getClicked('nobody')).toEqual([]);
     });
 
@@ -285,6 +289,30 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
         analytics: undefined,
       });
       expect(await store.getItem('n1')).toEqual(start);
+    });
+
+    it('merges or writes whole each item of a batch of thousands, by what each one holds', async () => {
+      const ids = Array.from({ length: 2_500 }, (_, n) => `big-${n}`);
+      const record = (bias: number, views: number, vec: number[]): ItemRecord => ({ ts: 10, bias, views, clicks: 0, vec: Float32Array.from(vec) });
+      const base = record(0, 0, [0, 0, 0, 0]);
+      const other = record(1, 0, [1, 1, 1, 1]);
+      const result = record(0.5, 1, [0.5, 0, 0, 0]);
+      const commit = (partition: string, partial: Partial<BatchEffects>) =>
+        store.commit({ partition, expectedOffset: null, nextOffset: '1', effects: effects({ clock: 10, ...partial }), analytics: undefined });
+      expect(await commit('g/big/0', { items: new Map(ids.map((id) => [id, base])) })).toBe(true);
+      // Another batch rewrites every third item before this one lands.
+      const changed = ids.filter((_, n) => n % 3 === 0);
+      expect(await commit('g/big/1', { items: new Map(changed.map((id) => [id, other])) })).toBe(true);
+      expect(
+        await commit('g/big/2', {
+          items: new Map(ids.map((id) => [id, result])),
+          itemBases: new Map(ids.map((id) => [id, { record: base, stored: true }])),
+        }),
+      ).toBe(true);
+      const merged = record(0.75, 1, [0.75, 0.5, 0.5, 0.5]);
+      for (const [n, id] of ids.entries()) {
+        expect(await store.getItem(id), id).toEqual(n % 3 === 0 ? merged : result);
+      }
     });
 
     it('keeps ids of any characters apart, multi-byte ones included', async () => {

@@ -27,6 +27,18 @@ describe.skipIf(url === undefined)('redis', () => {
     new RedisStateStore({ url: url as string, prefix: `${uniqueName('t')}:`, dimensions: 4 }),
   );
 
+  it('answers at most its own cap of clicked items, also from a record kept under a larger one', async () => {
+    const prefix = `${uniqueName('cap')}:`;
+    const wide = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax: 50 });
+    const narrow = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax: 5 });
+    const clicks = new Map(Array.from({ length: 20 }, (_, n) => [`c${String(n).padStart(2, '0')}`, n] as [string, number]));
+    const batch = { ...effects('w', []), clicked: new Map([['w', clicks]]) };
+    expect(await wide.commit({ partition: 'g/cap/0', expectedOffset: null, nextOffset: '1', effects: batch, analytics: undefined })).toBe(true);
+    expect(await wide.getClicked('w')).toHaveLength(20);
+    expect(await narrow.getClicked('w')).toEqual(['c19', 'c18', 'c17', 'c16', 'c15']);
+    await Promise.all([wide.close(), narrow.close()]);
+  });
+
   describe('key expiry', () => {
     const prefix = `${uniqueName('ttl')}:`;
     const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, ttl: { userMs: 60_000, itemMs: 400 } });
@@ -78,6 +90,24 @@ describe.skipIf(url === undefined)('redis', () => {
       expect(await store.client.zrange(`${prefix}pub`, 0, -1)).toEqual(['c']);
       // The user keys are still there.
       expect(await store.getUser('u1')).toBeDefined();
+    });
+
+    it('starts an expired item again from nothing when it comes back before a sweep removed it', async () => {
+      expect(await commit('g/back/0', 'u4', ['back'])).toBe(true);
+      expect(await store.getItemCounts('back')).toEqual({ views: 1, clicks: 1 });
+      // Expired, and no other commit has run since: its keys are still there.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(await store.client.exists(`${prefix}i:back`)).toBe(1);
+      expect((await store.loadSnapshot([], ['back'])).items.size).toBe(0);
+      const viewed = effects('u4', ['back']);
+      viewed.counts = new Map([['back', { views: 1, clicks: 0 }]]);
+      viewed.items = new Map([['back', { ...item(0), views: 1 }]]);
+      viewed.itemBases = new Map([['back', { record: item(0), stored: false }]]);
+      const ok = await store.commit({ partition: 'g/back/1', expectedOffset: null, nextOffset: '1', effects: viewed, analytics: undefined });
+      expect(ok).toBe(true);
+      expect(await store.getItemCounts('back')).toEqual({ views: 1, clicks: 0 });
+      expect(await store.getItem('back')).toMatchObject({ clicks: 0, views: 1 });
+      expect((await store.trending(TRENDING_CAP)).map((s) => s.id)).not.toContain('back');
     });
 
     it('sweeps at most 1,000 expired items a commit, oldest first, and the rest with the commits that follow', async () => {

@@ -1,0 +1,45 @@
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { foldClickedLayout } from '../../src/state/migrate.ts';
+import { RedisStateStore } from '../../src/state/redis.ts';
+import { service, uniqueName } from '../support/services.ts';
+
+const url = service('REDIS_URL');
+
+describe.skipIf(url === undefined)('clicked items of the earlier layout', () => {
+  const redis = new Redis(url as string);
+  afterAll(() => redis.quit());
+
+  it('are moved into one record per user, timed clicks first, TTLs kept, and the prefix marked done', async () => {
+    const prefix = `${uniqueName('fold')}:`;
+    const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax: 4 });
+    // u1: a set and its recent clicks with times; u2: a set only, with a TTL; u3: already has a
+    // current record with a later click; u4: more items than the cap.
+    await redis.sadd(`${prefix}clk:u1`, 'a', 'b', 'c');
+    await redis.zadd(`${prefix}rc:u1`, 50, 'b', 40, 'c');
+    await redis.sadd(`${prefix}clk:u2`, 'x', 'y');
+    await redis.pexpire(`${prefix}clk:u2`, 100_000);
+    await redis.sadd(`${prefix}clk:u3`, 'p', 'q');
+    await redis.zadd(`${prefix}rc:u3`, 10, 'q');
+    await redis.zadd(`${prefix}cl:u3`, 99, 'q', 90, 'r');
+    await redis.sadd(`${prefix}clk:u4`, ...Array.from({ length: 3_000 }, (_, n) => `m${String(n).padStart(4, '0')}`));
+    await redis.zadd(`${prefix}rc:u4`, 7, 'm0001');
+
+    const logger = pino({ level: 'silent' });
+    expect(await foldClickedLayout(redis, prefix, 4, logger)).toBe(4);
+    expect(await store.getClicked('u1')).toEqual(['b', 'c', 'a']);
+    expect(await store.getClicked('u2')).toEqual(['y', 'x']);
+    expect(await redis.pttl(`${prefix}cl:u2`)).toBeGreaterThan(90_000);
+    expect(await redis.pttl(`${prefix}cl:u1`)).toBe(-1);
+    expect(await store.getClicked('u3')).toEqual(['q', 'r', 'p']);
+    expect(await store.getClicked('u4')).toEqual(['m0001', 'm2999', 'm2998', 'm2997']);
+    expect(await redis.exists(...['u1', 'u2', 'u3', 'u4'].flatMap((u) => [`${prefix}clk:${u}`, `${prefix}rc:${u}`]))).toBe(0);
+
+    // Marked done: a later start does not scan again, even if an old key turns up.
+    await redis.sadd(`${prefix}clk:late`, 'z');
+    expect(await foldClickedLayout(redis, prefix, 4, logger)).toBe(0);
+    expect(await redis.exists(`${prefix}clk:late`)).toBe(1);
+    await store.close();
+  });
+});
