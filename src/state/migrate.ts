@@ -35,6 +35,11 @@ for a = 3, #ARGV do
 end
 return 1`;
 
+/** `text` matched literally in a SCAN MATCH pattern: a prefix may hold *, ?, [ or a backslash. */
+function globEscaped(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
 /** Marks a prefix whose clicked items are all in the current layout. */
 const DONE = 'layout:clicked';
 
@@ -56,7 +61,7 @@ export async function foldClickedLayout(
   let cursor = '0';
   let moved = 0;
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${old}*`, 'COUNT', 1000);
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${globEscaped(old)}*`, 'COUNT', 1000);
     const users = keys.map((key) => key.slice(old.length));
     for (let i = 0; i < users.length; i += 100) {
       await client.eval(FOLD, 0, prefix, cap, ...users.slice(i, i + 100));

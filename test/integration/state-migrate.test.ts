@@ -42,4 +42,15 @@ describe.skipIf(url === undefined)('clicked items of the earlier layout', () => 
     expect(await redis.exists(`${prefix}clk:late`)).toBe(1);
     await store.close();
   });
+
+  it('read only the keys of their own prefix, glob characters in it included', async () => {
+    const base = uniqueName('glob');
+    const [own, other] = [`${base}[ab]*:`, `${base}a:`];
+    await redis.sadd(`${own}clk:u`, 'x');
+    await redis.sadd(`${other}clk:u`, 'y');
+    expect(await foldClickedLayout(redis, own, 10, pino({ level: 'silent' }))).toBe(1);
+    expect(await redis.zrange(`${own}cl:u`, 0, -1)).toEqual(['x']);
+    expect(await redis.smembers(`${other}clk:u`)).toEqual(['y']);
+    expect(await redis.exists(`${other}cl:u`)).toBe(0);
+  });
 });
