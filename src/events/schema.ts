@@ -63,6 +63,8 @@ function readId(obj: Record<string, unknown>, field: string): string | Rejection
   if (raw.length === 0 || raw.length > ID_MAX_LENGTH) {
     return { field, reason: `${field} must have 1 to ${ID_MAX_LENGTH} characters` };
   }
+  // A lone surrogate has no UTF-8 form: Redis would store it as U+FFFD, merging distinct ids.
+  if (!raw.isWellFormed()) return { field, reason: `${field} must be well-formed Unicode (it holds a lone surrogate)` };
   return raw;
 }
 

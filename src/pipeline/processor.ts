@@ -114,8 +114,9 @@ export class BatchProcessor {
     await this.sendDeadLetters(letters);
 
     const plan = model.plan(events);
+    const readAt = this.now();
     const [snapshot] = await Promise.all([
-      timeStage(metrics, 'load', () => store.loadSnapshot(plan.userIds, plan.itemIds)),
+      timeStage(metrics, 'load', () => store.loadSnapshot(plan.userIds, plan.itemIds, readAt)),
       this.options.beforeApply?.(events),
     ]);
     const { effects, rows } = await timeStage(metrics, 'model', () => ({
@@ -125,6 +126,7 @@ export class BatchProcessor {
 
     const batchId = `${chunk.topic}/${chunk.partition}/${first.offset}-${last.offset}`;
     const nextOffset = await this.commit(key, last.offset, {
+      readAt,
       effects,
       analytics: analyticsBatch(batchId, rows, this.options.analytics ? events : []),
       push: pushTally(events),
@@ -165,7 +167,7 @@ export class BatchProcessor {
   private async commit(
     key: string,
     lastOffset: string,
-    batch: Pick<BatchCommit, 'effects' | 'analytics' | 'contents' | 'push'>,
+    batch: Pick<BatchCommit, 'effects' | 'analytics' | 'contents' | 'push' | 'readAt'>,
   ): Promise<string | null> {
     const nextOffset = nextOf(lastOffset);
     const expectedOffset = this.cursors.get(key) ?? null;

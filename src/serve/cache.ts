@@ -208,8 +208,8 @@ export class CachedStateStore implements StateStore {
     return this.inner.readOffset(partition);
   }
 
-  loadSnapshot(userIds: readonly string[], itemIds: readonly string[]): Promise<StateSnapshot> {
-    return this.inner.loadSnapshot(userIds, itemIds);
+  loadSnapshot(userIds: readonly string[], itemIds: readonly string[], readAt?: number): Promise<StateSnapshot> {
+    return this.inner.loadSnapshot(userIds, itemIds, readAt);
   }
 
   commit(batch: BatchCommit): Promise<boolean> {

@@ -19,7 +19,9 @@ local clickedMax = tonumber(ARGV[7])
 local userTtl, itemTtl = tonumber(ARGV[8]), tonumber(ARGV[9])
 -- Length of the factor vectors in the records.
 local dims = tonumber(ARGV[10])
-local i = 11
+-- Wall time (ms) the batch's state was read at; the batch's items are judged expired by it.
+local readAt = tonumber(ARGV[11])
+local i = 12
 
 -- Variadic commands in chunks of 1,000 arguments, not one call per key (a batch
 -- writes thousands), and well under Lua's limit on unpacked arguments.
@@ -92,8 +94,10 @@ if #itemIds > 0 then
   local seq = math.max(tonumber(redis.call('GET', p .. 'seq') or '0') + 1, now[1] * 1000 + math.floor(now[2] / 1000))
   redis.call('SET', p .. 'seq', seq)
   -- The stored records, read with one MGET per 1,000 items rather than a GET each. An item
-  -- of the batch not written for itemTtl has expired even if no sweep removed it yet: its
-  -- keys are deleted first, so that it starts again from nothing.
+  -- of the batch not written for itemTtl before the batch was read has expired even if no
+  -- sweep removed it yet (the engine's read left it out too): its keys are deleted first, so
+  -- that it starts again from nothing.
+  local expiredBefore = (readAt or seq) - itemTtl
   local keys, stored, expired, expiredIds = {}, {}, {}, {}
   for k, id in ipairs(itemIds) do keys[k] = p .. 'i:' .. id end
   for from = 1, #keys, CHUNK do
@@ -103,7 +107,7 @@ if #itemIds > 0 then
     for n = 1, #values do
       local k = from + n - 1
       stored[k] = values[n]
-      if written[n] and tonumber(written[n]) < seq - itemTtl then
+      if written[n] and tonumber(written[n]) < expiredBefore then
         stored[k] = false
         expired[#expired + 1] = keys[k]
         expired[#expired + 1] = p .. 'ic:' .. itemIds[k]

@@ -6,16 +6,22 @@ import type { Logger } from '../log.ts';
  * a user had a set P+clk:<user> (every clicked item) and a zset P+rc:<user> (the latest clicks
  * with their times); now one zset P+cl:<user> holds both. Items known only from the set get
  * time 0, below every timed click. A new record takes the old set's TTL; one the user already
- * has keeps its own, or the old one if that is longer.
+ * has keeps its own, or the old one if that is longer. A user whose current key is of another
+ * type is left alone. A recent-clicks zset without a set is not read: it carries a TTL of its
+ * own and expires.
  */
 const FOLD = `
-local p, cap = ARGV[1], tonumber(ARGV[2])
+local p, cap, folded = ARGV[1], tonumber(ARGV[2]), 0
 for a = 3, #ARGV do
   local clk, rc, cl = p .. 'clk:' .. ARGV[a], p .. 'rc:' .. ARGV[a], p .. 'cl:' .. ARGV[a]
-  if redis.call('TYPE', clk).ok == 'set' then
+  local target = redis.call('TYPE', cl).ok
+  if redis.call('TYPE', clk).ok == 'set' and (target == 'none' or target == 'zset') then
     -- Before the fold: -2 no key, -1 no TTL, else ms left.
     local oldTtl, newTtl = redis.call('PTTL', clk), redis.call('PTTL', cl)
-    local members = redis.call('SMEMBERS', clk)
+    -- Set-only items all rank at time 0, so any cap of them will do: a huge set is not read whole.
+    local members
+    if redis.call('SCARD', clk) > cap then members = redis.call('SRANDMEMBER', clk, cap)
+    else members = redis.call('SMEMBERS', clk) end
     for from = 1, #members, 500 do
       local scored = {}
       for n = from, math.min(from + 499, #members) do
@@ -30,10 +36,11 @@ for a = 3, #ARGV do
     end
     redis.call('ZREMRANGEBYRANK', cl, 0, -(cap + 1))
     if oldTtl > 0 and (newTtl == -2 or newTtl > 0 and newTtl < oldTtl) then redis.call('PEXPIRE', cl, oldTtl) end
-    redis.call('DEL', clk, rc)
+    redis.call('UNLINK', clk, rc)
+    folded = folded + 1
   end
 end
-return 1`;
+return folded`;
 
 /** `text` matched literally in a SCAN MATCH pattern: a prefix may hold *, ?, [ or a backslash. */
 function globEscaped(text: string): string {
@@ -64,9 +71,8 @@ export async function foldClickedLayout(
     const [next, keys] = await client.scan(cursor, 'MATCH', `${globEscaped(old)}*`, 'COUNT', 1000);
     const users = keys.map((key) => key.slice(old.length));
     for (let i = 0; i < users.length; i += 100) {
-      await client.eval(FOLD, 0, prefix, cap, ...users.slice(i, i + 100));
+      moved += Number(await client.eval(FOLD, 0, prefix, cap, ...users.slice(i, i + 100)));
     }
-    moved += users.length;
     cursor = next;
     if (stopped()) return moved;
   } while (cursor !== '0');

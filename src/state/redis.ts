@@ -98,14 +98,14 @@ export class RedisStateStore implements StateStore {
     return this.client.hget(`${this.prefix}off`, partition);
   }
 
-  async loadSnapshot(userIds: readonly string[], itemIds: readonly string[]): Promise<StateSnapshot> {
+  async loadSnapshot(userIds: readonly string[], itemIds: readonly string[], readAt = Date.now()): Promise<StateSnapshot> {
     const [users, items, written] = await Promise.all([
       this.mget(userIds.map((id) => `${this.prefix}u:${id}`)),
       this.mget(itemIds.map((id) => `${this.prefix}i:${id}`)),
       this.writtenAt(itemIds),
     ]);
     // Items not written for the item TTL have expired, whether or not a commit swept them yet.
-    const expiredBefore = Date.now() - this.ttl.itemMs;
+    const expiredBefore = readAt - this.ttl.itemMs;
     const snapshot: StateSnapshot = { users: new Map(), items: new Map() };
     // The model copies what it changes, so the snapshot's vectors live only as long as the batch.
     const slab = new VectorSlab(this.dimensions);
@@ -147,6 +147,7 @@ export class RedisStateStore implements StateStore {
       this.ttl.userMs,
       this.ttl.itemMs,
       this.dimensions,
+      batch.readAt ?? '',
     ];
     args.push(...this.packEffects(batch.effects));
     if (batch.analytics === undefined) args.push('', '');

@@ -31,6 +31,11 @@ export interface BatchCommit {
   contents?: readonly ContentEvent[];
   /** Push counters of the batch (src/push/tally.ts): sends and opens per user, openers, activity. */
   push?: PushTally;
+  /**
+   * Wall time (ms) the batch's state was read at, as given to loadSnapshot: the commit judges
+   * which of the batch's items had expired by the same time, so that both agree. Absent: now.
+   */
+  readAt?: number;
 }
 
 export interface ItemCounts {
@@ -52,7 +57,11 @@ export interface ItemChanges {
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
   readOffset(partition: string): Promise<string | null>;
-  loadSnapshot(userIds: readonly string[], itemIds: readonly string[]): Promise<StateSnapshot>;
+  /**
+   * The stored records of these users and items. An item not written for the item TTL before
+   * `readAt` (wall time, ms; default now) has expired and is left out.
+   */
+  loadSnapshot(userIds: readonly string[], itemIds: readonly string[], readAt?: number): Promise<StateSnapshot>;
   /** Applies the batch and the offset in one transaction; false when fenced. */
   commit(batch: BatchCommit): Promise<boolean>;
 

@@ -110,6 +110,21 @@ describe.skipIf(url === undefined)('redis', () => {
       expect((await store.trending(TRENDING_CAP)).map((s) => s.id)).not.toContain('back');
     });
 
+    it('judges expiry at commit by the time the batch was read, as the read did', async () => {
+      expect(await commit('g/slow/0', 'u5', ['slow'])).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const readAt = Date.now();
+      const snapshot = await store.loadSnapshot([], ['slow'], readAt);
+      expect(snapshot.items.has('slow')).toBe(true);
+      // A slow batch: by its commit the item is past its TTL, but it was alive when read.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const batch = effects('u5', ['slow']);
+      batch.itemBases = new Map([['slow', { record: snapshot.items.get('slow')!, stored: true }]]);
+      const ok = await store.commit({ partition: 'g/slow/1', expectedOffset: null, nextOffset: '1', effects: batch, analytics: undefined, readAt });
+      expect(ok).toBe(true);
+      expect(await store.getItemCounts('slow')).toEqual({ views: 2, clicks: 2 });
+    });
+
     it('sweeps at most 1,000 expired items a commit, oldest first, and the rest with the commits that follow', async () => {
       // 'c', written by the test before, expires first; then 1,500 items written at once.
       const many = Array.from({ length: 1_500 }, (_, n) => `m${n}`);

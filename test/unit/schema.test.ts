@@ -8,6 +8,7 @@ const bytes = (value: unknown) => Buffer.from(typeof value === 'string' ? value 
 describe('interaction validation', () => {
   it('accepts a minimal event and keeps optional fields', () => {
     expect(validateInteraction(good)).toEqual({ ok: true, value: good });
+    expect(validateInteraction({ ...good, itemId: 'i\u{1F600}' })).toEqual({ ok: true, value: { ...good, itemId: 'i\u{1F600}' } });
     const full = { ...good, eventId: 'e1', source: 'web', campaignId: 'c1', variant: 'b', extra: 1 };
     expect(validateInteraction(full)).toEqual({
       ok: true,
@@ -41,6 +42,9 @@ describe('interaction validation', () => {
     // A time without a zone would be read in the server's zone.
     [{ ...good, ts: '2019-11-09T10:00:00' }, 'ts'],
     [{ ...good, userId: 12345678901234567890 }, 'userId'],
+    // Lone surrogates have no UTF-8 form; Redis would store them as U+FFFD.
+    [{ ...good, userId: 'u\uD800' }, 'userId'],
+    [{ ...good, itemId: '\uDC00i' }, 'itemId'],
     [{ ...good, ts: -5 }, 'ts'],
     [{ ...good, ts: 1e20 }, 'ts'],
     [{ ...good, ts: Number.NaN }, 'ts'],
