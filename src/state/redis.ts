@@ -46,8 +46,10 @@ export interface RedisStoreOptions {
   /** Where connection losses are reported; without it they go nowhere (never to the console). */
   logger?: Logger;
   /**
-   * Per-user keys (record, clicked set, push counters) and per-item keys (record, counters,
-   * content) expire once not written for this long, ms; 0 or absent keeps them for good.
+   * Per-user keys (record, clicked items, push counters) expire once not written for this long,
+   * ms, and so does an item's content event. An item not written for `itemMs` counts as absent;
+   * its record and counters are deleted by the commits that follow (src/state/commit.lua).
+   * 0 or absent keeps them for good.
    */
   ttl?: { userMs: number; itemMs: number };
   /** Clicked items remembered per user, the latest kept (CLICKED_MAX_ITEMS by default). */
