@@ -1,5 +1,6 @@
 import { FreshetError } from '../errors.ts';
 import { pushParams, type PushParams } from '../push/params.ts';
+import { CLICKED_MAX_ITEMS } from '../state/store.ts';
 
 /**
  * Every environment variable freshet reads is read here, once, and nowhere else.
@@ -261,7 +262,7 @@ export function loadConfig(env: Env = process.env): FreshetConfig {
     indexBoundMinItems: integer(env, 'INDEX_BOUND_MIN_ITEMS', 20_000, 1, 1_000_000_000),
     userTtlMs: integer(env, 'USER_TTL_MS', 90 * 86_400_000, 0, 10 * 365 * 86_400_000),
     itemTtlMs: integer(env, 'ITEM_TTL_MS', 30 * 86_400_000, 0, 10 * 365 * 86_400_000),
-    clickedMaxItems: integer(env, 'CLICKED_MAX_ITEMS', 500, 1, 100_000),
+    clickedMaxItems: integer(env, 'CLICKED_MAX_ITEMS', CLICKED_MAX_ITEMS, 1, 100_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000),
     apiKeys: apiKeys(env),
     serving: {

@@ -93,21 +93,33 @@ if #itemIds > 0 then
   local now = redis.call('TIME')
   local seq = math.max(tonumber(redis.call('GET', p .. 'seq') or '0') + 1, now[1] * 1000 + math.floor(now[2] / 1000))
   redis.call('SET', p .. 'seq', seq)
-  -- The stored records, read with one MGET per 1,000 items rather than a GET each. An item
-  -- of the batch not written for itemTtl before the batch was read has expired even if no
-  -- sweep removed it yet (the engine's read left it out too): its keys are deleted first, so
-  -- that it starts again from nothing.
-  local expiredBefore = (readAt or seq) - itemTtl
-  local keys, stored, expired, expiredIds = {}, {}, {}, {}
+  -- The stored records, read with one MGET per 1,000 items rather than a GET each.
+  local keys, stored = {}, {}
   for k, id in ipairs(itemIds) do keys[k] = p .. 'i:' .. id end
   for from = 1, #keys, CHUNK do
-    local to = math.min(from + CHUNK - 1, #keys)
-    local values = redis.call('MGET', unpack(keys, from, to))
-    local written = itemTtl > 0 and redis.call('ZMSCORE', p .. 'iseq', unpack(itemIds, from, to)) or {}
-    for n = 1, #values do
-      local k = from + n - 1
-      stored[k] = values[n]
+    local values = redis.call('MGET', unpack(keys, from, math.min(from + CHUNK - 1, #keys)))
+    for n = 1, #values do stored[from + n - 1] = values[n] end
+  end
+  -- An item not written for itemTtl before the batch was read has expired even if no sweep
+  -- removed it yet: its keys are deleted first, so that it starts again from nothing. The
+  -- engine's read, by the same time, left it out, so only the items the batch created ('+')
+  -- or replaced ('r') can be such: an item it read stays unexpired, as write times only grow.
+  local expiredBefore = (readAt or seq) - itemTtl
+  local candidates, expired, expiredIds = {}, {}, {}
+  if itemTtl > 0 then
+    for k = 1, #itemIds do
+      if string.sub(modes, 2 * k, 2 * k) == '+' or string.sub(modes, 2 * k - 1, 2 * k - 1) == 'r' then
+        candidates[#candidates + 1] = k
+      end
+    end
+  end
+  for from = 1, #candidates, CHUNK do
+    local chunk = {}
+    for n = from, math.min(from + CHUNK - 1, #candidates) do chunk[#chunk + 1] = itemIds[candidates[n]] end
+    local written = redis.call('ZMSCORE', p .. 'iseq', unpack(chunk))
+    for n = 1, #chunk do
       if written[n] and tonumber(written[n]) < expiredBefore then
+        local k = candidates[from + n - 1]
         stored[k] = false
         expired[#expired + 1] = keys[k]
         expired[#expired + 1] = p .. 'ic:' .. itemIds[k]

@@ -60,8 +60,8 @@ export interface RedisStoreOptions {
  * State in Redis. Key layout under the prefix P:
  * P+off (hash partition -> next offset), P+u:<user> and P+i:<item> (binary
  * records), P+ic:<item> (hash views, clicks), P+cl:<user> (zset clicked item ->
- * latest click time, ms; the newest `clickedMax` kept), P+trend (zset), P+iseq (zset item -> change sequence: the write
- * time in ms, kept increasing), P+seq,
+ * latest click time, ms; the newest `clickedMax` kept), P+trend (zset), P+iseq
+ * (zset item -> change sequence: the write time in ms, kept increasing), P+seq,
  * P+clock, P+outbox (hash batch id -> analytics rows as JSON), P+meta:<item> (content
  * event as JSON), P+pub (zset item -> publication time).
  *
