@@ -58,10 +58,9 @@ export class ItemIndex extends GrowableItemMatrix {
   private layoutFailedAt = -Infinity;
   /** Wall-clock time each row's item was last written to the store, ms. */
   private writtenAt = new Float64Array(this.bias.length);
-  /** Items not written for this long have expired from the store and are retired here, ms; 0 never. */
+  /** Items not written for this long have expired from the store and leave the index, ms; 0 never. */
   private readonly itemTtlMs: number;
   private readonly boundOptions: BoundIndexOptions;
-  private retired = 0;
   private sweptAt = -Infinity;
 
   constructor(
@@ -80,11 +79,6 @@ export class ItemIndex extends GrowableItemMatrix {
     this.boundMinItems = boundMinItems;
     this.itemTtlMs = itemTtlMs;
     this.boundOptions = { ...DEFAULT_BOUND_OPTIONS, ...boundOptions };
-  }
-
-  /** Items that can be served: every row but the retired ones. */
-  get live(): number {
-    return this.size - this.retired;
   }
 
   position(itemId: string): number | undefined {
@@ -244,10 +238,8 @@ export class ItemIndex extends GrowableItemMatrix {
   }
 
   /**
-   * Items whose store keys have expired (not written for the item TTL) stop being served: bias
-   * -Infinity ranks them below any real item, and a zero vector is similar to nothing. Checked
-   * at most every 10 s. Known gap: their rows are not reused, so the memory of a retired item
-   * comes back only when the process restarts.
+   * Items whose store keys have expired (not written for the item TTL) leave the index: their
+   * rows are released (see `release`) and taken by new items. Checked at most every 10 s.
    */
   private retireExpired(now: number): void {
     if (this.itemTtlMs <= 0 || now - this.sweptAt < Math.min(10_000, this.itemTtlMs / 10)) return;
@@ -255,10 +247,8 @@ export class ItemIndex extends GrowableItemMatrix {
     const cutoff = now - this.itemTtlMs;
     let changed = false;
     for (let row = 0; row < this.size; row++) {
-      if ((this.writtenAt[row] as number) >= cutoff || this.bias[row] === -Infinity) continue;
-      this.bias[row] = -Infinity;
-      this.vectors.fill(0, row * this.dimensions, (row + 1) * this.dimensions);
-      this.retired++;
+      if ((this.writtenAt[row] as number) >= cutoff || this.ids[row] === '') continue;
+      this.release(row);
       changed = true;
     }
     if (changed) {
@@ -275,16 +265,14 @@ export class ItemIndex extends GrowableItemMatrix {
   }
 
   override upsert(id: string, record: ItemRecord): void {
-    const existing = this.row(id);
-    // A retired item written again is served again.
-    if (existing !== undefined && this.bias[existing] === -Infinity) this.retired--;
     super.upsert(id, record);
     const row = this.row(id) as number;
     this.changed = true;
     if (this.layingOut !== undefined) this.changedDuringLayout = true;
     this.agedStale = true;
     this.version++;
-    // A changed item keeps its cell until the next layout; a new one is scored for every request.
+    // A changed item keeps its cell until the next layout, and so does a new one given a released
+    // row; a new one given a new row is scored for every request.
     this.bounds?.update(this, row);
   }
 

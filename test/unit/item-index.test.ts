@@ -63,13 +63,22 @@ describe('item index expiry', () => {
     await index.refresh();
     expect(rank()).toEqual(['new', 'far']);
     expect(index.live).toBe(2);
+    expect(index.position('old')).toBeUndefined();
     expect(similarToItems(index, ['new'], 5).map((s) => s.id)).toEqual(['far']);
+    expect(similarToItems(index, ['old'], 5)).toEqual([]);
 
-    store.feed.push({ seq: 3, items: [['old', record(5, [1, 0]), now]] });
+    // A new item takes the expired item's row.
+    store.feed.push({ seq: 3, items: [['newer', record(1, [0.5, 0.5]), now]] });
+    await index.refresh();
+    expect(index.size).toBe(3);
+    expect(rank()).toEqual(['newer', 'new', 'far']);
+
+    store.feed.push({ seq: 4, items: [['old', record(5, [1, 0]), now]] });
     now += 20_000;
     await index.refresh();
-    expect(rank()).toEqual(['old', 'new', 'far']);
-    expect(index.live).toBe(3);
+    expect(rank()).toEqual(['old', 'newer', 'new', 'far']);
+    expect(index.live).toBe(4);
+    expect(index.size).toBe(4);
   });
 
   it('keeps every item when the TTL is 0', async () => {
@@ -171,8 +180,9 @@ describe('item index ranking while the model trains', () => {
     store.feed.push({ seq: 3, items: Array.from({ length: 1_000 }, (_, n): ItemChanges['items'][number] => [`i${n * 3 + 1}`, record(random() * 3, vector()), now]) });
     now = 70_000;
     await index.refresh();
-    expect(index.live).toBeGreaterThan(1_000);
-    expect(index.live).toBeLessThan(1_200);
+    const live = index.live;
+    expect(live).toBeGreaterThan(1_000);
+    expect(live).toBeLessThan(1_200);
     const aged = index.agedBiases(scorer);
     const exclude = new Set(['i3', 'new1', 'i14', 'i301']);
     let scanned = 0;
@@ -185,5 +195,19 @@ describe('item index ranking while the model trains', () => {
     }
     // The bounds skip most rows.
     expect(scanned / 100).toBeLessThan(index.size / 4);
+
+    // New items take the expired items' rows, in the cells those were laid out in (the lowest
+    // band): rankings stay exact, and the table does not grow.
+    const rows = index.size;
+    store.feed.push({ seq: 4, items: Array.from({ length: 500 }, (_, n): ItemChanges['items'][number] => [`next${n}`, record(n < 20 ? 10 : random() * 3, vector()), now]) });
+    now = 75_000;
+    await index.refresh();
+    expect(index.size).toBe(rows);
+    expect(index.live).toBe(live + 500);
+    const agedAfter = index.agedBiases(scorer);
+    for (let q = 0; q < 100; q++) {
+      const user = Float32Array.from(vector());
+      expect(index.rank(scorer, user, agedAfter, 10, exclude)).toEqual(scorer.rankAged(user, index, agedAfter, 10, exclude));
+    }
   }, 30_000);
 });
