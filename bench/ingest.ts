@@ -55,7 +55,7 @@ async function redisBytes(redis: Redis, prefix: string) {
   const users = await sampleIds(redis, `${prefix}u:*`, prefix.length + 2, 2000);
   const items = await sampleIds(redis, `${prefix}i:*`, prefix.length + 2, 2000);
   const perUser = await averageUsage(redis, users.map((id) => [`${prefix}u:${id}`, `${prefix}cl:${id}`]));
-  const perItemKeys = await averageUsage(redis, items.map((id) => [`${prefix}i:${id}`, `${prefix}ic:${id}`]));
+  const perItemKeys = await averageUsage(redis, items.map((id) => [`${prefix}i:${id}`]));
   const seqCard = await redis.zcard(`${prefix}iseq`);
   const seqBytes = Number((await redis.memory('USAGE', `${prefix}iseq`)) ?? 0);
   const trendBytes = Number((await redis.memory('USAGE', `${prefix}trend`)) ?? 0);

@@ -47,7 +47,7 @@ export interface BatchEffects {
   itemBases: Map<string, { record: ItemRecord; stored: boolean }>;
   /** Decay rates that merging and trending scores age item records with. */
   rates: ItemRates;
-  /** Exact all-time counts to add, per item. */
+  /** Exact all-time counts to add, per item; only of items in `items` (a store keeps them with the record). */
   counts: Map<string, { views: number; clicks: number }>;
   /** Items each user clicked in this batch, each with the time of its latest click there (ms). */
   clicked: Map<string, Map<string, number>>;

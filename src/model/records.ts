@@ -65,8 +65,9 @@ export function writeDoubles(buf: Buffer, offset: number, values: readonly numbe
   return at;
 }
 
-function decode(buf: Buffer, headerLength: number, dimensions: number): number[] | undefined {
-  if (buf.length !== headerLength * 8 + dimensions * 4) return undefined;
+function decode(buf: Buffer, headerLength: number, dimensions: number, trailer = 0): number[] | undefined {
+  const length = headerLength * 8 + dimensions * 4;
+  if (buf.length !== length && buf.length !== length + trailer) return undefined;
   const header: number[] = [];
   for (let i = 0; i < headerLength; i++) header.push(buf.readDoubleLE(i * 8));
   return header;
@@ -130,9 +131,23 @@ export function encodeItem(record: ItemRecord): Buffer {
   return buf;
 }
 
+/**
+ * Bytes a stored item record may carry after the record: the item's exact view and click
+ * totals, as doubles (the Redis store keeps them there, see `itemTotals`).
+ */
+export const ITEM_TOTALS_BYTES = 16;
+
+/** Decodes a stored item record, with or without its totals; one of another dimension is treated as absent. */
 export function decodeItem(buf: Buffer, dimensions: number, slab?: VectorSlab): ItemRecord | undefined {
-  const header = decode(buf, ITEM_HEADER, dimensions);
+  const header = decode(buf, ITEM_HEADER, dimensions, ITEM_TOTALS_BYTES);
   if (header === undefined) return undefined;
   const [ts, bias, views, clicks] = header as [number, number, number, number];
   return { ts, bias, views, clicks, vec: vectorOf(buf, ITEM_HEADER, dimensions, slab) };
+}
+
+/** The exact view and click totals that follow a stored item record; undefined if it has none. */
+export function itemTotals(buf: Buffer, dimensions: number): { views: number; clicks: number } | undefined {
+  const at = itemBytes(dimensions);
+  if (buf.length !== at + ITEM_TOTALS_BYTES) return undefined;
+  return { views: buf.readDoubleLE(at), clicks: buf.readDoubleLE(at + 8) };
 }

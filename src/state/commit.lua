@@ -1,6 +1,7 @@
 -- Applies one batch atomically: fence on the partition's stored offset, then
--- the offset, model records, exact counters, seen-sets, trending scores and the
--- analytics outbox entry. ARGV layout is built by RedisStateStore.commit.
+-- the offset, user and item records (with the items' exact counters), clicked
+-- items, trending scores and the analytics outbox entry. ARGV layout is built by
+-- RedisStateStore.commit.
 local p = ARGV[1]
 local field = ARGV[2]
 local expected = ARGV[3]
@@ -64,12 +65,15 @@ end
 -- batch created the item, so none should be stored). Otherwise another batch changed
 -- the item meanwhile: the learned bias and vector are averaged with the stored ones,
 -- and the views and clicks the batch added are added to the stored counters, all aged
--- to the later time.
+-- to the later time. Whatever the mode, the stored record is followed by the item's
+-- exact view and click totals (two doubles), which the script adds the batch's to.
 local itemRate, trendRate = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
 local itemIds, modes, itemData = ids(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
 i = i + 5
 local RECORD = '<dddd' .. string.rep('f', dims)
 local ITEM_BYTES = 32 + 4 * dims
+-- A stored record: the record, then the exact totals.
+local STORED_BYTES = ITEM_BYTES + 16
 local function aged(rate, value, from, to)
   if to > from then return value * math.exp(-rate * (to - from)) end
   return value
@@ -122,6 +126,7 @@ if #itemIds > 0 then
         local k = candidates[from + n - 1]
         stored[k] = false
         expired[#expired + 1] = keys[k]
+        -- (ic: holds the totals of a record written by an earlier version.)
         expired[#expired + 1] = p .. 'ic:' .. itemIds[k]
         expiredIds[#expiredIds + 1] = itemIds[k]
       end
@@ -129,23 +134,34 @@ if #itemIds > 0 then
   end
   chunked('UNLINK', nil, expired)
   chunked('ZREM', p .. 'trend', expiredIds)
-  local records, sequence = {}, {}
+  local records, sequence, folded = {}, {}, {}
   local at = 1
   for k, id in ipairs(itemIds) do
     local mode, created = string.sub(modes, 2 * k - 1, 2 * k - 1), string.sub(modes, 2 * k, 2 * k) == '+'
     local record = string.sub(itemData, at, at + ITEM_BYTES - 1)
-    at = at + ITEM_BYTES
+    local countedViews, countedClicks = struct.unpack('<dd', itemData, at + ITEM_BYTES)
+    at = at + ITEM_BYTES + 16
+    local current = stored[k]
+    if current and #current ~= STORED_BYTES and #current ~= ITEM_BYTES then current = false end
+    local views, clicks = 0, 0
+    if current and #current == STORED_BYTES then
+      views, clicks = struct.unpack('<dd', current, ITEM_BYTES + 1)
+    elseif current then
+      -- Written by a version that kept the totals in a hash of their own: moved into the record.
+      local hash = redis.call('HMGET', p .. 'ic:' .. id, 'views', 'clicks')
+      views, clicks = tonumber(hash[1] or '0'), tonumber(hash[2] or '0')
+      folded[#folded + 1] = p .. 'ic:' .. id
+    end
     if mode ~= 'r' then
       local base = string.sub(itemData, at, at + 31)
       local addedViews, addedClicks = struct.unpack('<dd', itemData, at + 32)
       at = at + 48
-      local current = stored[k]
-      if current and #current == ITEM_BYTES and (created or string.sub(current, 1, 32) ~= base) then
+      if current and (created or string.sub(current, 1, 32) ~= base) then
         record = concurrent(current, record, addedViews, addedClicks)
       end
     end
     records[#records + 1] = keys[k]
-    records[#records + 1] = record
+    records[#records + 1] = record .. struct.pack('<dd', views + countedViews, clicks + countedClicks)
     sequence[#sequence + 1] = seq
     sequence[#sequence + 1] = id
     -- Decay alone leaves ln(clicks) + rate * ts unchanged: only clicked items ('c') move.
@@ -157,13 +173,14 @@ if #itemIds > 0 then
       end
     end
   end
-  -- Item keys carry no expiry of their own: a key each would cost a SET with PX, and a
-  -- PEXPIRE for the counters, per item and batch. The change sequence, which holds every
-  -- item's last write time, tells which items expired; the sweep below removes them.
+  -- Item keys carry no expiry of their own: a key each would cost a SET with PX per item and
+  -- batch. The change sequence, which holds every item's last write time, tells which items
+  -- expired; the sweep below removes them.
   chunked('MSET', nil, records)
+  chunked('UNLINK', nil, folded)
   chunked('ZADD', p .. 'iseq', sequence)
   -- Items not written for itemTtl leave the change sequence and the trending set, and their
-  -- record and counters are deleted; at most 1,000 a commit, oldest first.
+  -- record (and an earlier version's counters) are deleted; at most 1,000 a commit, oldest first.
   if itemTtl > 0 then
     local gone = redis.call('ZRANGEBYSCORE', p .. 'iseq', '-inf', '(' .. (seq - itemTtl), 'LIMIT', 0, 1000)
     if #gone > 0 then
@@ -177,15 +194,6 @@ if #itemIds > 0 then
       redis.call('UNLINK', unpack(keys))
     end
   end
-end
-
-local countIds, counts = ids(ARGV[i]), ARGV[i + 1]
-i = i + 2
-for k, id in ipairs(countIds) do
-  local views, clicks = struct.unpack('<I4I4', counts, (k - 1) * 8 + 1)
-  local key = p .. 'ic:' .. id
-  if views ~= 0 then redis.call('HINCRBY', key, 'views', views) end
-  if clicks ~= 0 then redis.call('HINCRBY', key, 'clicks', clicks) end
 end
 
 -- Each clicking user, how many items they clicked, those items user after user, and each

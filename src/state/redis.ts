@@ -10,6 +10,7 @@ import {
   VectorSlab,
   ITEM_HEADER_BYTES,
   itemBytes,
+  itemTotals,
   userBytes,
   writeDoubles,
   writeItem,
@@ -59,11 +60,14 @@ export interface RedisStoreOptions {
 /**
  * State in Redis. Key layout under the prefix P:
  * P+off (hash partition -> next offset), P+u:<user> and P+i:<item> (binary
- * records), P+ic:<item> (hash views, clicks), P+cl:<user> (zset clicked item ->
+ * records; an item's is followed by its exact view and click totals, two doubles:
+ * `ITEM_TOTALS_BYTES`), P+cl:<user> (zset clicked item ->
  * latest click time, ms; the newest `clickedMax` kept), P+trend (zset), P+iseq
  * (zset item -> change sequence: the write time in ms, kept increasing), P+seq,
  * P+clock, P+outbox (hash batch id -> analytics rows as JSON), P+meta:<item> (content
- * event as JSON), P+pub (zset item -> publication time).
+ * event as JSON), P+pub (zset item -> publication time). An item record written by an
+ * earlier version has no totals: they are in P+ic:<item> (hash views, clicks) until the
+ * item's next write moves them into the record.
  *
  * Known gap: keys of one batch span hash slots, so Redis Cluster needs the
  * commit split per slot; this store targets a single primary.
@@ -164,15 +168,15 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * Users, items, counters and clicks of a batch as a few packed arguments (src/state/packed.ts):
-   * user ids and records; decay rates, item ids, modes and item data; counted item
-   * ids and view/click counts; clicking user ids, their numbers of clicked items, those items
-   * user after user, and each one's latest click time. Each item is its record,
-   * and two mode characters: 'r' (the record replaces), 'm' (merge: the record is written if the
-   * stored one is still the one the batch read, see src/model/item-merge.ts) or 'c' (merge,
-   * clicked in the batch); then '+' when the batch created the item, else '-'. A merged record
-   * is followed by the header of the record it was computed from and the views and clicks it
-   * added.
+   * Users, items and clicks of a batch as a few packed arguments (src/state/packed.ts):
+   * user ids and records; decay rates, item ids, modes and item data; clicking user ids, their
+   * numbers of clicked items, those items user after user, and each one's latest click time.
+   * Each item is its record, and two mode characters: 'r' (the record replaces), 'm' (merge:
+   * the record is written if the stored one is still the one the batch read, see
+   * src/model/item-merge.ts) or 'c' (merge, clicked in the batch); then '+' when the batch
+   * created the item, else '-'. Each record is followed by the views and clicks the batch
+   * counted for the item, and a merged one then by the header of the record it was computed
+   * from and the decayed views and clicks it added.
    */
   private packEffects(effects: BatchEffects | undefined): Array<string | Buffer | number> {
     const dims = this.dimensions;
@@ -187,11 +191,17 @@ export class RedisStateStore implements StateStore {
     }
     const rates = effects?.rates ?? { item: 0, trending: 0 };
     const itemIds = new Packer(itemCount * 32);
-    const items = new Packer(itemCount * (itemBytes(dims) + ITEM_HEADER_BYTES + 16));
+    const items = new Packer(itemCount * (itemBytes(dims) + ITEM_HEADER_BYTES + 32));
+    for (const id of effects?.counts.keys() ?? []) {
+      // The totals live in the item's record: a count needs the record written with it.
+      if (!effects?.items.has(id)) throw new Error(`a batch counts views or clicks of item ${JSON.stringify(id)} but does not write it`);
+    }
     let modes = '';
     for (const [id, r] of effects?.items ?? []) {
       itemIds.id(id);
       items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
+      const counted = effects?.counts.get(id);
+      items.put(16, (buf, at) => writeDoubles(buf, at, [counted?.views ?? 0, counted?.clicks ?? 0]));
       const base = effects?.itemBases.get(id);
       if (effects === undefined || base === undefined) {
         modes += 'r-';
@@ -202,14 +212,6 @@ export class RedisStateStore implements StateStore {
       const b = base.record;
       const added = addedCounts(b, r, rates);
       items.put(ITEM_HEADER_BYTES + 16, (buf, at) => writeDoubles(buf, at, [b.ts, b.bias, b.views, b.clicks, added.views, added.clicks]));
-    }
-    const countCount = effects?.counts.size ?? 0;
-    const countIds = new Packer(countCount * 32);
-    const counts = new Packer(countCount * 8);
-    for (const [id, c] of effects?.counts ?? []) {
-      countIds.id(id);
-      counts.uint32(c.views);
-      counts.uint32(c.clicks);
     }
     const clickUsers = new Packer((effects?.clicked.size ?? 0) * 32);
     const clickCounts = new Packer((effects?.clicked.size ?? 0) * 4);
@@ -226,7 +228,6 @@ export class RedisStateStore implements StateStore {
     return [
       userIds.toBuffer(), users.toBuffer(),
       String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
-      countIds.toBuffer(), counts.toBuffer(),
       clickUsers.toBuffer(), clickCounts.toBuffer(), clickItems.toBuffer(), clickTimes.toBuffer(),
     ];
   }
@@ -242,6 +243,10 @@ export class RedisStateStore implements StateStore {
   }
 
   async getItemCounts(itemId: string): Promise<ItemCounts> {
+    const buf = await this.client.getBuffer(`${this.prefix}i:${itemId}`);
+    const totals = buf === null ? undefined : itemTotals(buf, this.dimensions);
+    if (totals !== undefined) return totals;
+    // Not written since an earlier version, which kept the totals in a hash of their own.
     const [views, clicks] = await this.client.hmget(`${this.prefix}ic:${itemId}`, 'views', 'clicks');
     return { views: Number(views ?? 0), clicks: Number(clicks ?? 0) };
   }

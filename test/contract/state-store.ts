@@ -126,7 +126,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
         partition: 'g/t/0',
         expectedOffset: '5',
         nextOffset: '12',
-        effects: effects({ counts: new Map([['i1', { views: 100, clicks: 100 }]]), clock: 5000 }),
+        effects: effects({ items: new Map([['i1', item(5000, 0.5, 3)]]), counts: new Map([['i1', { views: 100, clicks: 100 }]]), clock: 5000 }),
         analytics: undefined,
       });
       expect(ok).toBe(false);
@@ -140,7 +140,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
         partition: 'g/t/0',
         expectedOffset: '10',
         nextOffset: '20',
-        effects: effects({ counts: new Map([['i1', { views: 2, clicks: 0 }]]), clock: 500 }),
+        effects: effects({ items: new Map([['i1', item(1000, 0.5, 3)]]), counts: new Map([['i1', { views: 2, clicks: 0 }]]), clock: 500 }),
         analytics: undefined,
       });
       expect(ok).toBe(true);

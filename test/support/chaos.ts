@@ -378,7 +378,7 @@ export class ChaosRun {
     );
   }
 
-  /** Per-item counters in Redis, found by scanning this run's prefix. */
+  /** Per-item counters in Redis (kept with each item record), found by scanning this run's prefix. */
   async redisTotals(): Promise<Map<string, Totals>> {
     const keys: string[] = [];
     let cursor = '0';
@@ -386,7 +386,7 @@ export class ChaosRun {
       const [next, batch] = await this.store.client.scan(
         cursor,
         'MATCH',
-        `${this.prefix}ic:*`,
+        `${this.prefix}i:*`,
         'COUNT',
         1000,
       );
@@ -394,7 +394,7 @@ export class ChaosRun {
       cursor = next;
     } while (cursor !== '0');
     const out = new Map<string, Totals>();
-    const lead = `${this.prefix}ic:`.length;
+    const lead = `${this.prefix}i:`.length;
     for (let i = 0; i < keys.length; i += 500) {
       const ids = keys.slice(i, i + 500).map((k) => k.slice(lead));
       const counts = await Promise.all(ids.map((id) => this.store.getItemCounts(id)));
