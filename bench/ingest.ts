@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { InteractionEvent } from '../src/events/schema.ts';
 import { startEngine, type EngineProcess } from '../test/support/engine-process.ts';
+import { deletePrefix } from '../test/support/services.ts';
 import { committedTotal, cpuSeconds, kafkaClient, machineBusySeconds, produceAll, redisCpuSeconds, rssBytes, sleep, uniqueName, type Servers } from './support.ts';
 
 export interface IngestResult {
@@ -60,15 +61,6 @@ async function redisBytes(redis: Redis, prefix: string) {
   const seqBytes = Number((await redis.memory('USAGE', `${prefix}iseq`)) ?? 0);
   const trendBytes = Number((await redis.memory('USAGE', `${prefix}trend`)) ?? 0);
   return { perUser, perItem: perItemKeys + (seqCard > 0 ? (seqBytes + trendBytes) / seqCard : 0) };
-}
-
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 /**

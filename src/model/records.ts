@@ -132,10 +132,13 @@ export function encodeItem(record: ItemRecord): Buffer {
 }
 
 /**
- * Bytes a stored item record may carry after the record: the item's exact view and click
- * totals, as doubles (the Redis store keeps them there, see `itemTotals`).
+ * Bytes a stored item record may carry after the record: a format byte (TOTALS_FORMAT), then
+ * the item's exact view and click totals as doubles (the Redis store keeps them there, see
+ * `itemTotals`). A record alone is 32 + 4 × dimensions bytes, a multiple of 4, so one with
+ * totals never has the length of a bare record of any dimension.
  */
-export const ITEM_TOTALS_BYTES = 16;
+export const ITEM_TOTALS_BYTES = 17;
+const TOTALS_FORMAT = 1;
 
 /** Decodes a stored item record, with or without its totals; one of another dimension is treated as absent. */
 export function decodeItem(buf: Buffer, dimensions: number, slab?: VectorSlab): ItemRecord | undefined {
@@ -148,6 +151,6 @@ export function decodeItem(buf: Buffer, dimensions: number, slab?: VectorSlab): 
 /** The exact view and click totals that follow a stored item record; undefined if it has none. */
 export function itemTotals(buf: Buffer, dimensions: number): { views: number; clicks: number } | undefined {
   const at = itemBytes(dimensions);
-  if (buf.length !== at + ITEM_TOTALS_BYTES) return undefined;
-  return { views: buf.readDoubleLE(at), clicks: buf.readDoubleLE(at + 8) };
+  if (buf.length !== at + ITEM_TOTALS_BYTES || buf[at] !== TOTALS_FORMAT) return undefined;
+  return { views: buf.readDoubleLE(at + 1), clicks: buf.readDoubleLE(at + 9) };
 }

@@ -65,15 +65,17 @@ end
 -- batch created the item, so none should be stored). Otherwise another batch changed
 -- the item meanwhile: the learned bias and vector are averaged with the stored ones,
 -- and the views and clicks the batch added are added to the stored counters, all aged
--- to the later time. Whatever the mode, the stored record is followed by the item's
--- exact view and click totals (two doubles), which the script adds the batch's to.
+-- to the later time. Whatever the mode, the stored record is followed by a format byte (1)
+-- and the item's exact view and click totals (two doubles), which the script adds the
+-- batch's to (src/model/records.ts, ITEM_TOTALS_BYTES).
 local itemRate, trendRate = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
 local itemIds, modes, itemData = ids(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
 i = i + 5
 local RECORD = '<dddd' .. string.rep('f', dims)
 local ITEM_BYTES = 32 + 4 * dims
--- A stored record: the record, then the exact totals.
-local STORED_BYTES = ITEM_BYTES + 16
+-- A stored record: the record, then the format byte and the exact totals. Its length is odd,
+-- so no bare record of any dimension has it.
+local STORED_BYTES = ITEM_BYTES + 17
 local function aged(rate, value, from, to)
   if to > from then return value * math.exp(-rate * (to - from)) end
   return value
@@ -142,14 +144,17 @@ if #itemIds > 0 then
     local countedViews, countedClicks = struct.unpack('<dd', itemData, at + ITEM_BYTES)
     at = at + ITEM_BYTES + 16
     local current = stored[k]
-    if current and #current ~= STORED_BYTES and #current ~= ITEM_BYTES then current = false end
     local views, clicks = 0, 0
-    if current and #current == STORED_BYTES then
-      views, clicks = struct.unpack('<dd', current, ITEM_BYTES + 1)
-    elseif current then
+    if current and #current == STORED_BYTES and string.byte(current, ITEM_BYTES + 1) == 1 then
+      views, clicks = struct.unpack('<dd', current, ITEM_BYTES + 2)
+    elseif current and #current == ITEM_BYTES then
       -- Written by a version that kept the totals in a hash of their own: moved into the record.
       local hash = redis.call('HMGET', p .. 'ic:' .. id, 'views', 'clicks')
       views, clicks = tonumber(hash[1] or '0'), tonumber(hash[2] or '0')
+      folded[#folded + 1] = p .. 'ic:' .. id
+    elseif current then
+      -- Of another dimension or format: the item starts again from nothing, and so do its totals.
+      current = false
       folded[#folded + 1] = p .. 'ic:' .. id
     end
     if mode ~= 'r' then
@@ -161,7 +166,7 @@ if #itemIds > 0 then
       end
     end
     records[#records + 1] = keys[k]
-    records[#records + 1] = record .. struct.pack('<dd', views + countedViews, clicks + countedClicks)
+    records[#records + 1] = record .. struct.pack('<Bdd', 1, views + countedViews, clicks + countedClicks)
     sequence[#sequence + 1] = seq
     sequence[#sequence + 1] = id
     -- Decay alone leaves ln(clicks) + rate * ts unchanged: only clicked items ('c') move.

@@ -49,7 +49,7 @@ export interface RedisStoreOptions {
   /**
    * Per-user keys (record, clicked items, push counters) expire once not written for this long,
    * ms, and so does an item's content event. An item not written for `itemMs` counts as absent;
-   * its record and counters are deleted by the commits that follow (src/state/commit.lua).
+   * its record (with its totals) is deleted by the commits that follow (src/state/commit.lua).
    * 0 or absent keeps them for good.
    */
   ttl?: { userMs: number; itemMs: number };
@@ -243,11 +243,16 @@ export class RedisStateStore implements StateStore {
   }
 
   async getItemCounts(itemId: string): Promise<ItemCounts> {
-    const buf = await this.client.getBuffer(`${this.prefix}i:${itemId}`);
-    const totals = buf === null ? undefined : itemTotals(buf, this.dimensions);
+    const read = async () => {
+      const buf = await this.client.getBuffer(`${this.prefix}i:${itemId}`);
+      return buf === null ? undefined : itemTotals(buf, this.dimensions);
+    };
+    const totals = await read();
     if (totals !== undefined) return totals;
-    // Not written since an earlier version, which kept the totals in a hash of their own.
+    // Not written since an earlier version, which kept the totals in a hash of their own. A
+    // commit may move the hash into the record between the two reads: then the record has them.
     const [views, clicks] = await this.client.hmget(`${this.prefix}ic:${itemId}`, 'views', 'clicks');
+    if (views === null && clicks === null) return (await read()) ?? { views: 0, clicks: 0 };
     return { views: Number(views ?? 0), clicks: Number(clicks ?? 0) };
   }
 

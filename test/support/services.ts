@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+
 /**
  * Where the integration tests find their servers. `npm test` starts them and
  * sets these variables. A test whose server is not configured is skipped on a
@@ -17,4 +19,14 @@ export function service(variable: ServiceVariable, env: Record<string, string | 
 /** A name unique to this test run, for Redis prefixes, ClickHouse databases, Kafka topics and groups. */
 export function uniqueName(base: string): string {
   return `${base}_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** Deletes every Redis key under `prefix`. */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
 }
