@@ -94,10 +94,10 @@ export async function benchIngest(
     CLICKHOUSE_DATABASE: name,
     LOG_LEVEL: 'warn',
     MAX_EVENT_FUTURE_MS: String(365 * 86_400_000),
-    // Passed through for experiments: another model file, batch or expiry settings, or a profiler
+    // Passed through for experiments: another model file, batch, expiry or analytics settings, or a profiler
     // (BENCH_ENGINE_NODE_OPTIONS=--cpu-prof becomes the engine's NODE_OPTIONS).
     ...Object.fromEntries(
-      ['FRESHET_PIPELINES_DIR', 'BATCH_MAX_EVENTS', 'BATCH_CONCURRENCY', 'KAFKA_MAX_BYTES_PER_PARTITION', 'INDEX_BOUND_MIN_ITEMS', 'USER_TTL_MS', 'ITEM_TTL_MS']
+      ['FRESHET_PIPELINES_DIR', 'BATCH_MAX_EVENTS', 'BATCH_CONCURRENCY', 'KAFKA_MAX_BYTES_PER_PARTITION', 'INDEX_BOUND_MIN_ITEMS', 'USER_TTL_MS', 'ITEM_TTL_MS', 'ANALYTICS_FLUSH_MS']
         .flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])),
     ),
     ...(process.env.BENCH_ENGINE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_ENGINE_NODE_OPTIONS } : {}),
@@ -160,6 +160,8 @@ export async function benchIngest(
       for (const engine of engines) await engine.stop();
       await deletePrefix(redis, prefix);
       redis.disconnect();
+      // The run's aggregates: a database per run, left behind it would keep growing the server's disk.
+      await fetch(srv.clickhouseUrl, { method: 'POST', body: `DROP DATABASE IF EXISTS ${name}` }).catch(() => undefined);
       const cleanupAdmin = kafka.admin();
       await cleanupAdmin.connect();
       await cleanupAdmin.deleteTopics({ topics: [topic, env.KAFKA_DLQ_TOPIC, env.KAFKA_CONTENTS_TOPIC] }).catch(() => undefined);
