@@ -14,12 +14,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { defaultDatasetPath, readBrunch } from '../src/sources/datasets.ts';
 import type { InteractionEvent } from '../src/events/schema.ts';
 import { benchApi } from './api.ts';
 import { benchFreshness } from './freshness.ts';
 import { benchIngest } from './ingest.ts';
-import { kafkaClient, servers, type BenchRow } from './support.ts';
+import { cpuSeconds, kafkaClient, machineBusySeconds, redisCpuSeconds, serverPid, servers, type BenchRow } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -64,10 +65,30 @@ for (const [label, load] of [['distinct users', api.distinct], ['same users agai
 rows.push({ name: 'api top-10 agreement with exact scoring', value: api.agreement * 100, unit: '%', target: '>= 95' });
 
 const clock = events.reduce((max, e) => Math.max(max, e.ts), 0);
+// Where the two cores go at a steady 5,000 events/s: CPU-seconds per second of the freshness run.
+const freshnessRedis = new Redis(srv.redisUrl);
+const cpuUsers: Array<[string, () => number | Promise<number>]> = [
+  ['machine', machineBusySeconds],
+  ['engine', () => cpuSeconds(engine.child.pid as number)],
+  ['Redis', () => redisCpuSeconds(freshnessRedis)],
+  ...(['clickhouse', 'kafka'] as const).flatMap((name): Array<[string, () => number]> => {
+    const pid = serverPid(name);
+    return pid === undefined ? [] : [[name === 'clickhouse' ? 'ClickHouse' : 'Kafka', () => cpuSeconds(pid)]];
+  }),
+];
+const cpuBefore = await Promise.all(cpuUsers.map(([, read]) => read()));
+const freshStarted = performance.now();
 const fresh = await benchFreshness(kafkaClient(srv.brokers), one.env.KAFKA_EVENTS_TOPIC as string, engine.url, clock, 5000, Number(values['freshness-seconds']), log);
 rows.push({ name: 'freshness p50 at 5,000 events/s', value: fresh.p50Ms, unit: 'ms', target: '' });
 rows.push({ name: 'freshness p99 at 5,000 events/s', value: fresh.p99Ms, unit: 'ms', target: '<= 250' });
 rows.push({ name: 'freshness probes not seen within 10 s', value: fresh.missed, unit: 'probes', target: '0' });
+const freshSeconds = (performance.now() - freshStarted) / 1000;
+const cpuAfter = await Promise.all(cpuUsers.map(([, read]) => read()));
+cpuUsers.forEach(([who], i) => {
+  const used = (cpuAfter[i] as number) - (cpuBefore[i] as number);
+  rows.push({ name: `freshness run: ${who} CPU`, value: used / freshSeconds, unit: 'cpu-s/s', target: '' });
+});
+freshnessRedis.disconnect();
 
 rows.push({ name: 'engine RSS after 200,000 events', value: r1.rssAt200k / MiB, unit: 'MiB', target: '' });
 rows.push({ name: `engine RSS after ${events.length.toLocaleString()} events`, value: r1.rssAtEnd / MiB, unit: 'MiB', target: '' });

@@ -86,6 +86,21 @@ export async function redisCpuSeconds(redis: { info(section: string): Promise<st
   return field('used_cpu_user') + field('used_cpu_sys');
 }
 
+/**
+ * The pid of a server started by scripts/services.sh (its pid file under FRESHET_SERVICES_DIR),
+ * if it runs on this machine; undefined for servers started otherwise (Docker, say).
+ */
+export function serverPid(name: 'clickhouse' | 'kafka', env: Record<string, string | undefined> = process.env): number | undefined {
+  if (!env.FRESHET_SERVICES_DIR) return undefined;
+  try {
+    const pid = Number(readFileSync(`${env.FRESHET_SERVICES_DIR}/${name}.pid`, 'utf8').trim());
+    cpuSeconds(pid);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident set size of a process in bytes, from /proc. */
 export function rssBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
