@@ -13,12 +13,14 @@ describe.skipIf(file === undefined)('npm start on embedded defaults', () => {
 
   beforeAll(async () => {
     events = (await readMovieLens(file as string)).slice(0, 5000);
-    engine = await startEngine({}, 60_000, ['bash', 'scripts/start.sh']);
+    engine = await startEngine({}, 60_000, ['npm', 'start']);
   });
   afterAll(async () => {
+    // SIGTERM to npm's process reaches the engine, which stops gracefully: none is left behind.
     const code = await engine.stop('SIGTERM');
     expect(code).toBe(0);
     expect(engine.logs()).toContain('"msg":"stopped"');
+    await expect(fetch(`${engine.url}/healthz`)).rejects.toThrow();
   });
 
   it('takes events over HTTP and serves recommendations', async () => {
