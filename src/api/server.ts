@@ -54,6 +54,8 @@ function validationField(error: FastifyError): string {
   );
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function errorReply(error: FastifyError): {
   status: number;
   body: { error: Record<string, string> };
@@ -73,10 +75,10 @@ function errorReply(error: FastifyError): {
   }
   const status = error.statusCode ?? 500;
   const code = status >= 500 ? 'internal' : 'request_invalid';
-  return {
-    status,
-    body: { error: { code, message: status >= 500 ? 'internal error' : error.message } },
-  };
+  const body: Record<string, string> = { code };
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') body.field = 'body';
+  body.message = status >= 500 ? 'internal error' : error.message;
+  return { status, body: { error: body } };
 }
 
 /**
@@ -129,7 +131,15 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const routes = collectRoutes(app);
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // Bodies are decoded strictly: bytes that are not UTF-8 would become U+FFFD and merge distinct
+  // ids, which the Kafka input refuses as well.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, STRICT_UTF8.decode(body as Buffer));
+    } catch {
+      done(new FreshetError('request_invalid', 'body is not valid UTF-8', { field: 'body' }));
+    }
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

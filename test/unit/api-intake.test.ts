@@ -18,6 +18,22 @@ describe('event intake over HTTP (embedded)', () => {
   const post = (events: unknown[]) =>
     engine.api.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(events) });
 
+  it('refuses a body that is not UTF-8 whole, or is too large, naming the body', async () => {
+    const now = Date.now();
+    for (const bad of [Buffer.from([0x78, 0xff]), Buffer.from([0x78, 0xed, 0xa0, 0x80])]) {
+      const body = Buffer.concat([Buffer.from(`[{"type":"click","userId":"`), bad, Buffer.from(`","itemId":"utf8","ts":${now}}]`)]);
+      const response = await engine.api.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: body });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: { code: 'request_invalid', field: 'body', message: 'body is not valid UTF-8' } });
+    }
+    expect((await engine.api.inject({ url: '/v1/items/utf8/stats' })).statusCode).toBe(404);
+    const huge = await engine.api.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: ' '.repeat(33 * 2 ** 20) });
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json()).toMatchObject({ error: { code: 'request_invalid', field: 'body' } });
+    // Multi-byte characters that are UTF-8 pass.
+    expect((await post([{ type: 'click', userId: 'ü\u{1F600}', itemId: 'utf8', ts: now }])).json()).toMatchObject({ accepted: 1 });
+  });
+
   it('refuses an event dated too far ahead in its answer, naming ts, and applies the rest', async () => {
     const now = Date.now();
     const response = await post([
