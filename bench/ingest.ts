@@ -55,7 +55,11 @@ async function sampleIds(redis: Redis, pattern: string, prefixLength: number, co
 async function redisBytes(redis: Redis, prefix: string) {
   const users = await sampleIds(redis, `${prefix}u:*`, prefix.length + 2, 2000);
   const items = await sampleIds(redis, `${prefix}i:*`, prefix.length + 2, 2000);
-  const perUser = await averageUsage(redis, users.map((id) => [`${prefix}u:${id}`, `${prefix}cl:${id}`]));
+  const perUserKeys = await averageUsage(redis, users.map((id) => [`${prefix}u:${id}`, `${prefix}cl:${id}`]));
+  // Every active user is also an entry of the push loop's active set.
+  const activeCard = await redis.zcard(`${prefix}push:active`);
+  const activeBytes = Number((await redis.memory('USAGE', `${prefix}push:active`)) ?? 0);
+  const perUser = perUserKeys + (activeCard > 0 ? activeBytes / activeCard : 0);
   const perItemKeys = await averageUsage(redis, items.map((id) => [`${prefix}i:${id}`]));
   const seqCard = await redis.zcard(`${prefix}iseq`);
   const seqBytes = Number((await redis.memory('USAGE', `${prefix}iseq`)) ?? 0);

@@ -267,4 +267,9 @@ for _ = 1, n do
   i = i + 2
 end
 chunked('ZADD', p .. 'push:active', active, 'GT')
+-- Users inactive for userTtl (in event time, as the entries are) leave it, as their keys expire:
+-- the push loop trims it by its own horizon, but an engine without that loop would keep them.
+if #active > 0 and userTtl > 0 then
+  redis.call('ZREMRANGEBYSCORE', p .. 'push:active', '-inf', '(' .. (clock - userTtl))
+end
 return 1

@@ -122,6 +122,24 @@ describe.skipIf(url === undefined)('redis', () => {
       expect(await store.getUser('u1')).toBeDefined();
     });
 
+    it("drops users not active for the user TTL, in event time, from the push loop's active set", async () => {
+      const active = (partition: string, user: string, ts: number) =>
+        store.commit({
+          partition,
+          expectedOffset: null,
+          nextOffset: '1',
+          effects: { ...effects(user, []), clock: ts },
+          analytics: undefined,
+          push: { users: new Map(), openers: new Map(), active: new Map([[user, ts]]) },
+        });
+      expect(await active('g/active/0', 'dormant', 1_000)).toBe(true);
+      expect(await active('g/active/1', 'recent', 30_000)).toBe(true);
+      expect(await store.client.zrange(`${prefix}push:active`, 0, -1)).toEqual(expect.arrayContaining(['dormant', 'recent']));
+      // 70 s of event time later: 'dormant' was last active 69 s before, past the 60 s TTL.
+      expect(await active('g/active/2', 'later', 70_000)).toBe(true);
+      expect(await store.client.zrange(`${prefix}push:active`, 0, -1)).toEqual(['recent', 'later']);
+    });
+
     it('starts an expired item again from nothing when it comes back before a sweep removed it', async () => {
       expect(await commit('g/back/0', 'u4', ['back'])).toBe(true);
       expect(await store.getItemCounts('back')).toEqual({ views: 1, clicks: 1 });
