@@ -55,6 +55,9 @@ function validationField(error: FastifyError): string {
 }
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+const UNSUPPORTED_CHARSET = 'FRESHET_UNSUPPORTED_CHARSET';
+/** The request part that errors of the framework's own (and the body parser's) are about. */
+const ERROR_FIELDS: Record<string, string> = { FST_ERR_CTP_BODY_TOO_LARGE: 'body', [UNSUPPORTED_CHARSET]: 'content-type' };
 
 function errorReply(error: FastifyError): {
   status: number;
@@ -76,7 +79,8 @@ function errorReply(error: FastifyError): {
   const status = error.statusCode ?? 500;
   const code = status >= 500 ? 'internal' : 'request_invalid';
   const body: Record<string, string> = { code };
-  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') body.field = 'body';
+  const field = ERROR_FIELDS[error.code];
+  if (field !== undefined) body.field = field;
   body.message = status >= 500 ? 'internal error' : error.message;
   return { status, body: { error: body } };
 }
@@ -132,8 +136,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   app.removeAllContentTypeParsers();
   // Bodies are decoded strictly: bytes that are not UTF-8 would become U+FFFD and merge distinct
-  // ids, which the Kafka input refuses as well.
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+  // ids, which the Kafka input refuses as well. A request for no route gets its 404 whatever it holds.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    if (request.is404) return done(null, undefined);
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      return done(Object.assign(new Error(`charset ${charset} is not supported: send UTF-8`), { statusCode: 415, code: UNSUPPORTED_CHARSET }));
+    }
     try {
       done(null, STRICT_UTF8.decode(body as Buffer));
     } catch {

@@ -269,7 +269,11 @@ end
 chunked('ZADD', p .. 'push:active', active, 'GT')
 -- Users inactive for userTtl (in event time, as the entries are) leave it, as their keys expire:
 -- the push loop trims it by its own horizon, but an engine without that loop would keep them.
+-- The batch's time counts no later than Redis's clock: one event dated ahead would drop users
+-- active now.
 if #active > 0 and userTtl > 0 then
-  redis.call('ZREMRANGEBYSCORE', p .. 'push:active', '-inf', '(' .. (clock - userTtl))
+  local now = redis.call('TIME')
+  local upTo = math.min(clock, now[1] * 1000 + math.floor(now[2] / 1000))
+  redis.call('ZREMRANGEBYSCORE', p .. 'push:active', '-inf', '(' .. (upTo - userTtl))
 end
 return 1

@@ -138,6 +138,11 @@ describe.skipIf(url === undefined)('redis', () => {
       // 70 s of event time later: 'dormant' was last active 69 s before, past the 60 s TTL.
       expect(await active('g/active/2', 'later', 70_000)).toBe(true);
       expect(await store.client.zrange(`${prefix}push:active`, 0, -1)).toEqual(['recent', 'later']);
+      // A batch dated a year ahead trims by Redis's clock, not its own: users active now stay.
+      const now = Date.now();
+      expect(await active('g/active/3', 'now', now)).toBe(true);
+      expect(await active('g/active/4', 'ahead', now + 365 * 86_400_000)).toBe(true);
+      expect(await store.client.zrange(`${prefix}push:active`, 0, -1)).toEqual(['now', 'ahead']);
     });
 
     it('starts an expired item again from nothing when it comes back before a sweep removed it', async () => {

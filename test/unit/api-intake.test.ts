@@ -30,6 +30,27 @@ describe('event intake over HTTP (embedded)', () => {
     const huge = await engine.api.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: ' '.repeat(33 * 2 ** 20) });
     expect(huge.statusCode).toBe(413);
     expect(huge.json()).toMatchObject({ error: { code: 'request_invalid', field: 'body' } });
+    // A request for no route is answered 404, whatever its body holds.
+    for (const [method, url] of [['POST', '/v1/nope'], ['POST', '/v1/items/x/stats'], ['DELETE', '/v1/items/x/stats']] as const) {
+      const lost = await engine.api.inject({ method, url, headers: { 'content-type': 'application/json' }, payload: Buffer.from([0xff]) });
+      expect(lost.statusCode).toBe(404);
+    }
+    // A declared charset other than UTF-8 is refused, naming the header.
+    const latin1 = await engine.api.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'content-type': 'application/json; charset=iso-8859-1' },
+      payload: Buffer.from(`[{"type":"click","userId":"m\xfcller","itemId":"utf8","ts":${now}}]`, 'latin1'),
+    });
+    expect(latin1.statusCode).toBe(415);
+    expect(latin1.json()).toEqual({ error: { code: 'request_invalid', field: 'content-type', message: 'charset iso-8859-1 is not supported: send UTF-8' } });
+    const declared = await engine.api.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { 'content-type': 'application/json; charset="UTF-8"' },
+      payload: JSON.stringify([{ type: 'view', userId: 'declared', itemId: 'utf8-declared', ts: now }]),
+    });
+    expect(declared.json()).toMatchObject({ accepted: 1 });
     // Multi-byte characters that are UTF-8 pass.
     expect((await post([{ type: 'click', userId: 'ü\u{1F600}', itemId: 'utf8', ts: now }])).json()).toMatchObject({ accepted: 1 });
   });
