@@ -3,6 +3,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
 } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
@@ -57,7 +58,12 @@ function validationField(error: FastifyError): string {
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 const UNSUPPORTED_CHARSET = 'FRESHET_UNSUPPORTED_CHARSET';
 /** The request part that errors of the framework's own (and the body parser's) are about. */
-const ERROR_FIELDS: Record<string, string> = { FST_ERR_CTP_BODY_TOO_LARGE: 'body', [UNSUPPORTED_CHARSET]: 'content-type' };
+const ERROR_FIELDS: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body',
+  [UNSUPPORTED_CHARSET]: 'content-type',
+  FST_ERR_BAD_URL: 'path',
+  FST_ERR_MAX_PARAM_LENGTH: 'path',
+};
 
 function errorReply(error: FastifyError): {
   status: number;
@@ -131,6 +137,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     routerOptions: { maxParamLength: 1024 },
     genReqId: () => randomUUID(),
     clientErrorHandler: (error, socket) => answerClientError(log, error as NodeJS.ErrnoException, socket, requestTimeout),
+    // A URL the router cannot decode (a malformed percent-escape) or an overlong parameter: the
+    // API's error shape, not the framework's.
+    frameworkErrors: (error, request, reply) => {
+      const { status, body } = errorReply(error as FastifyError);
+      const answer = reply as unknown as FastifyReply;
+      answer.header('x-request-id', request.id);
+      void answer.code(status).send(body);
+    },
   });
   const routes = collectRoutes(app);
 

@@ -84,6 +84,16 @@ describe.skipIf(file === undefined)('embedded engine over HTTP', () => {
     expect((await engine.api.inject({ url: '/v1/items/nope/similar' })).statusCode).toBe(404);
   });
 
+  it('answers a URL it cannot decode, or an overlong parameter, in the API error shape naming the path', async () => {
+    const bad = await engine.api.inject({ url: '/v1/users/%ED%A0%80/recommendations' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { code: 'request_invalid', field: 'path' } });
+    expect(bad.headers['x-request-id']).toBeTruthy();
+    const long = await engine.api.inject({ url: `/v1/users/${'u'.repeat(2000)}/recommendations` });
+    expect(long.statusCode).toBe(414);
+    expect(long.json()).toMatchObject({ error: { code: 'request_invalid', field: 'path' } });
+  });
+
   it('answers 400 naming the parameter for a bad k', async () => {
     const response = await engine.api.inject({ url: '/v1/users/276/recommendations?k=1000' });
     expect(response.statusCode).toBe(400);
