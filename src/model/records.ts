@@ -143,7 +143,8 @@ const TOTALS_FORMAT = 1;
 /** Decodes a stored item record, with or without its totals; one of another dimension is treated as absent. */
 export function decodeItem(buf: Buffer, dimensions: number, slab?: VectorSlab): ItemRecord | undefined {
   const header = decode(buf, ITEM_HEADER, dimensions, ITEM_TOTALS_BYTES);
-  if (header === undefined) return undefined;
+  // Totals of another format: the commit script starts such an item again, and so does the read.
+  if (header === undefined || (buf.length > itemBytes(dimensions) && buf[itemBytes(dimensions)] !== TOTALS_FORMAT)) return undefined;
   const [ts, bias, views, clicks] = header as [number, number, number, number];
   return { ts, bias, views, clicks, vec: vectorOf(buf, ITEM_HEADER, dimensions, slab) };
 }

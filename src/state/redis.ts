@@ -60,7 +60,7 @@ export interface RedisStoreOptions {
 /**
  * State in Redis. Key layout under the prefix P:
  * P+off (hash partition -> next offset), P+u:<user> and P+i:<item> (binary
- * records; an item's is followed by its exact view and click totals, two doubles:
+ * records; an item's is followed by a format byte and its exact view and click totals:
  * `ITEM_TOTALS_BYTES`), P+cl:<user> (zset clicked item ->
  * latest click time, ms; the newest `clickedMax` kept), P+trend (zset), P+iseq
  * (zset item -> change sequence: the write time in ms, kept increasing), P+seq,
@@ -192,15 +192,13 @@ export class RedisStateStore implements StateStore {
     const rates = effects?.rates ?? { item: 0, trending: 0 };
     const itemIds = new Packer(itemCount * 32);
     const items = new Packer(itemCount * (itemBytes(dims) + ITEM_HEADER_BYTES + 32));
-    for (const id of effects?.counts.keys() ?? []) {
-      // The totals live in the item's record: a count needs the record written with it.
-      if (!effects?.items.has(id)) throw new Error(`a batch counts views or clicks of item ${JSON.stringify(id)} but does not write it`);
-    }
     let modes = '';
+    let countedWritten = 0;
     for (const [id, r] of effects?.items ?? []) {
       itemIds.id(id);
       items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
       const counted = effects?.counts.get(id);
+      if (counted !== undefined) countedWritten++;
       items.put(16, (buf, at) => writeDoubles(buf, at, [counted?.views ?? 0, counted?.clicks ?? 0]));
       const base = effects?.itemBases.get(id);
       if (effects === undefined || base === undefined) {
@@ -212,6 +210,11 @@ export class RedisStateStore implements StateStore {
       const b = base.record;
       const added = addedCounts(b, r, rates);
       items.put(ITEM_HEADER_BYTES + 16, (buf, at) => writeDoubles(buf, at, [b.ts, b.bias, b.views, b.clicks, added.views, added.clicks]));
+    }
+    if (countedWritten !== (effects?.counts.size ?? 0)) {
+      // The totals live in the item's record: a count needs the record written with it.
+      const id = [...(effects?.counts.keys() ?? [])].find((counted) => !effects?.items.has(counted));
+      throw new Error(`a batch counts views or clicks of item ${JSON.stringify(id)} but does not write it`);
     }
     const clickUsers = new Packer((effects?.clicked.size ?? 0) * 32);
     const clickCounts = new Packer((effects?.clicked.size ?? 0) * 4);

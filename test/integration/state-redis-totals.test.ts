@@ -75,6 +75,31 @@ describe.skipIf(url === undefined)("redis: an item's exact totals in its record"
     expect(await four.client.exists(`${prefix}ic:y`)).toBe(0);
   });
 
+  it('reads a record whose totals have another format as absent, and starts it and its totals again at its next write', async () => {
+    const prefix = fresh();
+    const four = open(prefix, 4);
+    const record = encodeItem(item(4, 2));
+    const totals = Buffer.alloc(17);
+    totals[0] = 2;
+    totals.writeDoubleLE(9, 1);
+    totals.writeDoubleLE(9, 9);
+    await four.client.set(`${prefix}i:f`, Buffer.concat([record, totals]));
+    expect(await four.getItem('f')).toBeUndefined();
+    expect((await four.loadSnapshot([], ['f'])).items.has('f')).toBe(false);
+    expect(await four.getItemCounts('f')).toEqual({ views: 0, clicks: 0 });
+    expect(await four.commit({ partition: 'g/f/0', expectedOffset: null, nextOffset: '1', effects: batch(4, { f: { views: 1, clicks: 0 } }), analytics: undefined })).toBe(true);
+    expect(await four.getItemCounts('f')).toEqual({ views: 1, clicks: 0 });
+  });
+
+  it('refuses a batch that counts views of an item it does not write, naming the item', async () => {
+    const four = open(fresh(), 4);
+    const effects = batch(4, { written: { views: 1, clicks: 0 } });
+    effects.counts.set('unwritten', { views: 1, clicks: 0 });
+    await expect(four.commit({ partition: 'g/u/0', expectedOffset: null, nextOffset: '1', effects, analytics: undefined })).rejects.toThrow(
+      'a batch counts views or clicks of item "unwritten" but does not write it',
+    );
+  });
+
   it('reads totals consistently while a commit moves them from the hash into the record between its two reads', async () => {
     const prefix = fresh();
     const reader = open(prefix, 4);
