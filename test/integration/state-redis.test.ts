@@ -27,6 +27,26 @@ describe.skipIf(url === undefined)('redis', () => {
     new RedisStateStore({ url: url as string, prefix: `${uniqueName('t')}:`, dimensions: 4 }),
   );
 
+  it('sends the commands issued in one run of code in one socket write, and answers each', async () => {
+    const store = new RedisStateStore({ url: url as string, prefix: `${uniqueName('cork')}:`, dimensions: 4 });
+    expect(await store.commit({ partition: 'g/cork/0', expectedOffset: null, nextOffset: '1', effects: effects('u', ['a', 'b']), analytics: undefined })).toBe(true);
+    const socket = store.client.stream;
+    const user = store.getUser('u');
+    const clicked = store.getClicked('u');
+    // Both commands wait in the corked socket, which the next microtask flushes at once.
+    expect(socket.writableCorked).toBe(1);
+    expect(socket.writableLength).toBeGreaterThan(0);
+    await Promise.resolve();
+    expect([socket.writableCorked, socket.writableLength]).toEqual([0, 0]);
+    expect((await user)?.count).toBe(1);
+    expect((await clicked).sort()).toEqual(['a', 'b']);
+    // Commands issued later, one at a time, still go out and are answered.
+    expect(await store.getUser('nobody')).toBeUndefined();
+    expect(await store.getClicked('u')).toHaveLength(2);
+    expect(socket.writableCorked).toBe(0);
+    await store.close();
+  });
+
   it('answers at most its own cap of clicked items, also from a record kept under a larger one', async () => {
     const prefix = `${uniqueName('cap')}:`;
     const wide = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax: 50 });
