@@ -122,6 +122,17 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
       help: 'Items added since the index cells were laid out: scored for every request, until the next layout.',
       registers,
     }),
+    indexChanged: new Gauge({
+      name: 'freshet_index_changed_items',
+      help: 'Item changes read by the index since the vectors of the serving layout were taken; a new layout starts when above 0, at most every 30 s.',
+      registers,
+    }),
+    indexLayoutPause: new Histogram({
+      name: 'freshet_index_layout_pause_seconds',
+      help: 'Time the serving thread is held by a new layout taking over (the copy of every vector into cell order).',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
     indexLookups: new Counter({
       name: 'freshet_index_lookups_total',
       help: 'Reads of the in-process item index: hit (fresh enough) or refresh (read changes first).',

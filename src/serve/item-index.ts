@@ -7,6 +7,8 @@ import type { StateStore } from '../state/store.ts';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BoundIndex, DEFAULT_BOUND_OPTIONS, layoutSteps, type BoundIndexOptions, type BoundLayout } from './bound-index.ts';
 
+type IndexMetrics = Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnplaced' | 'indexChanged' | 'indexLayoutPause'>;
+
 /** Lay the bound index out again at once when the index has grown by this factor since. */
 const LAYOUT_REGROWTH = 1.5;
 /**
@@ -39,7 +41,7 @@ export class ItemIndex extends GrowableItemMatrix {
   private inflight: Promise<void> | undefined;
   private readonly store: StateStore;
   private readonly now: () => number;
-  private readonly metrics: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnplaced'> | undefined;
+  private readonly metrics: IndexMetrics | undefined;
   private aged = new Float64Array(1024);
   private agedClock = Number.NaN;
   private agedStale = true;
@@ -50,10 +52,10 @@ export class ItemIndex extends GrowableItemMatrix {
   private bounds: BoundIndex | undefined;
   private laidOutSize = 0;
   private laidOutAt = 0;
-  /** Whether rows were upserted since the vectors of the installed layout were taken. */
-  private changed = false;
-  /** Whether rows were upserted since the vectors of the layout in flight were taken. */
-  private changedDuringLayout = false;
+  /** Rows upserted since the vectors of the installed layout were taken (a row once per upsert). */
+  private changed = 0;
+  /** Rows upserted since the vectors of the layout in flight were taken. */
+  private changedDuringLayout = 0;
   private layingOut: Promise<void> | undefined;
   private layoutFailedAt = -Infinity;
   /** Wall-clock time each row's item was last written to the store, ms. */
@@ -67,7 +69,7 @@ export class ItemIndex extends GrowableItemMatrix {
     store: StateStore,
     dimensions: number,
     now: () => number = Date.now,
-    metrics?: Pick<Metrics, 'indexLookups' | 'indexItems' | 'indexUnplaced'>,
+    metrics?: IndexMetrics,
     boundMinItems = Infinity,
     itemTtlMs = 0,
     boundOptions: Partial<BoundIndexOptions> = {},
@@ -144,20 +146,23 @@ export class ItemIndex extends GrowableItemMatrix {
     const stale =
       this.bounds === undefined ||
       this.size > this.laidOutSize * LAYOUT_REGROWTH ||
-      (this.changed && now - this.laidOutAt > LAYOUT_MIN_INTERVAL_MS);
+      (this.changed > 0 && now - this.laidOutAt > LAYOUT_MIN_INTERVAL_MS);
     if (!stale) return;
     const size = this.size;
-    this.changedDuringLayout = false;
+    this.changedDuringLayout = 0;
     // The cells are banded by the aged biases last computed (the raw biases before any): bands
     // only steer how tight the bounds are, never what is found.
     const aged = (this.aged.length >= size && !this.agedStale ? this.aged : this.bias).slice(0, size);
     this.layingOut = this.layOutInSteps(aged)
       .then((layout) => {
         const bounds = new BoundIndex(this.boundOptions);
+        const started = performance.now();
         bounds.install(this, layout, this.bounds);
+        this.metrics?.indexLayoutPause.observe((performance.now() - started) / 1000);
         this.bounds = bounds;
         this.changed = this.changedDuringLayout;
         this.metrics?.indexUnplaced.set(bounds.joined);
+        this.metrics?.indexChanged.set(this.changed);
         this.version++;
         this.laidOutSize = size;
         this.laidOutAt = now;
@@ -234,6 +239,7 @@ export class ItemIndex extends GrowableItemMatrix {
     this.refreshedAt = started;
     this.metrics?.indexItems.set(this.live);
     this.metrics?.indexUnplaced.set(this.bounds?.joined ?? 0);
+    this.metrics?.indexChanged.set(this.changed);
     this.layOutIfStale();
   }
 
@@ -267,8 +273,8 @@ export class ItemIndex extends GrowableItemMatrix {
   override upsert(id: string, record: ItemRecord): void {
     super.upsert(id, record);
     const row = this.row(id) as number;
-    this.changed = true;
-    if (this.layingOut !== undefined) this.changedDuringLayout = true;
+    this.changed++;
+    if (this.layingOut !== undefined) this.changedDuringLayout++;
     this.agedStale = true;
     this.version++;
     // A changed item keeps its cell until the next layout, and so does a new one given a released

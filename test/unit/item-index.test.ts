@@ -95,10 +95,14 @@ describe('item index ranking while the model trains', () => {
     const { store, d, vector } = catalogue(4, 2_000, () => 0);
     let now = 1_000_000;
     let unplaced = Number.NaN;
+    let changed = Number.NaN;
+    const pauses: number[] = [];
     const metrics = {
       indexLookups: { inc: () => undefined },
       indexItems: { set: () => undefined },
       indexUnplaced: { set: (value: number) => (unplaced = value) },
+      indexChanged: { set: (value: number) => (changed = value) },
+      indexLayoutPause: { observe: (seconds: number) => pauses.push(seconds) },
     } as unknown as ConstructorParameters<typeof ItemIndex>[3];
     const index = new ItemIndex(store, d, () => now, metrics, 1_000);
     await index.refresh();
@@ -106,11 +110,14 @@ describe('item index ranking while the model trains', () => {
     const rank = () => index.rank(scorer, Float32Array.from(vector()), index.agedBiases(scorer), 10, new Set());
     await until(() => index.bounded, 'no layout');
     const version = index.version;
+    expect(changed).toBe(0);
+    expect(pauses).toHaveLength(1);
+    expect(pauses[0]).toBeGreaterThan(0);
 
     // Three changed rows and two new ones; only the new ones are scored apart from the cells.
     store.feed.push({ seq: 2, items: ['i0', 'i1', 'i2', 'new0', 'new1'].map((id) => [id, record(0, vector()), 1]) });
     await index.refresh();
-    expect(unplaced).toBe(2);
+    expect([unplaced, changed]).toEqual([2, 5]);
     now += 29_000;
     rank();
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -120,13 +127,16 @@ describe('item index ranking while the model trains', () => {
     rank();
     await until(() => unplaced === 0, 'the new rows were not laid out');
     expect(index.version).toBe(version + 6);
+    expect([changed, pauses.length]).toEqual([0, 2]);
 
     // Changed rows alone are enough for a new layout, 30 s on.
     store.feed.push({ seq: 3, items: [['i3', record(0, vector()), 2]] });
     await index.refresh();
+    expect(changed).toBe(1);
     now += 31_000;
     rank();
     await until(() => index.version === version + 8, 'the changed row was not laid out');
+    expect(changed).toBe(0);
     // The new layout's packed copy (in the memory of the one it replaced) ranks as the table does.
     const aged = index.agedBiases(scorer);
     for (let q = 0; q < 20; q++) {
