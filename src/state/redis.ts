@@ -73,26 +73,36 @@ export interface RedisStoreOptions {
  * commit split per slot; this store targets a single primary.
  */
 /**
+ * Most characters (or bytes) a run of commands holds in the corked socket before it is flushed
+ * at once: Node refuses one write of strings needing over 2 GB (it reserves 3 bytes a character).
+ */
+const COALESCE_MAX_LENGTH = 1 << 20;
+
+/**
  * Commands sent in one synchronous run of code (a request's user and clicked-items reads, an
  * index refresh's two reads, a batch's snapshot reads) leave in one socket write instead of one
  * each: on loopback a write is a system call that costs the engine about as much CPU as the
  * rest of a small command. The socket is corked at the first such command and uncorked in the
- * next microtask, so nothing waits for a timer.
+ * next microtask, or as soon as it holds COALESCE_MAX_LENGTH, so nothing waits for a timer.
  */
 function coalesceWrites(client: Redis): void {
   const send = client.sendCommand.bind(client);
-  let corked = false;
+  let corked: Redis['stream'] | undefined;
+  const flush = () => {
+    const socket = corked;
+    corked = undefined;
+    socket?.uncork();
+  };
   client.sendCommand = (command, stream) => {
     const socket = client.stream;
-    if (!corked && client.status === 'ready' && socket?.writable === true) {
-      corked = true;
+    if (corked === undefined && client.status === 'ready' && socket?.writable === true) {
+      corked = socket;
       socket.cork();
-      queueMicrotask(() => {
-        corked = false;
-        socket.uncork();
-      });
+      queueMicrotask(flush);
     }
-    return send(command, stream);
+    const sent = send(command, stream);
+    if (corked !== undefined && corked.writableLength > COALESCE_MAX_LENGTH) flush();
+    return sent;
   };
 }
 
