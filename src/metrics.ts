@@ -124,7 +124,7 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
     }),
     indexChanged: new Gauge({
       name: 'freshet_index_changed_items',
-      help: 'Item changes read by the index since the vectors of the serving layout were taken; a new layout starts when above 0, at most every 30 s.',
+      help: 'Item changes read by the index since the vectors of its serving layout were taken (0 while no layout serves); the next lookup 30 s or more after that layout starts a new one.',
       registers,
     }),
     indexLayoutPause: new Histogram({

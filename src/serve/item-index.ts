@@ -111,6 +111,11 @@ export class ItemIndex extends GrowableItemMatrix {
     return this.servingBounds() !== undefined;
   }
 
+  /** Item changes since the vectors of the serving layout were taken; 0 while no layout serves. */
+  get changedSinceLayout(): number {
+    return this.bounds === undefined ? 0 : this.changed;
+  }
+
   /** Rows of the bound index scanned by the last ranking that used it. */
   get lastScanned(): number {
     return this.bounds?.lastScanned ?? this.size;
@@ -162,7 +167,7 @@ export class ItemIndex extends GrowableItemMatrix {
         this.bounds = bounds;
         this.changed = this.changedDuringLayout;
         this.metrics?.indexUnplaced.set(bounds.joined);
-        this.metrics?.indexChanged.set(this.changed);
+        this.metrics?.indexChanged.set(this.changedSinceLayout);
         this.version++;
         this.laidOutSize = size;
         this.laidOutAt = now;
@@ -239,7 +244,7 @@ export class ItemIndex extends GrowableItemMatrix {
     this.refreshedAt = started;
     this.metrics?.indexItems.set(this.live);
     this.metrics?.indexUnplaced.set(this.bounds?.joined ?? 0);
-    this.metrics?.indexChanged.set(this.changed);
+    this.metrics?.indexChanged.set(this.changedSinceLayout);
     this.layOutIfStale();
   }
 

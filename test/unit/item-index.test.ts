@@ -145,6 +145,36 @@ describe('item index ranking while the model trains', () => {
     }
   }, 30_000);
 
+  it('counts the changes since the serving layout: none while no layout serves, and those read during a layout carry over', async () => {
+    let changed = Number.NaN;
+    let layouts = 0;
+    const metrics = {
+      indexLookups: { inc: () => undefined },
+      indexItems: { set: () => undefined },
+      indexUnplaced: { set: () => undefined },
+      indexChanged: { set: (value: number) => (changed = value) },
+      indexLayoutPause: { observe: () => layouts++ },
+    } as unknown as ConstructorParameters<typeof ItemIndex>[3];
+    // Below the bound index's size no layout ever serves, so no change is pending on one.
+    const small = catalogue(8, 500, () => 0);
+    const unbounded = new ItemIndex(small.store, small.d, Date.now, metrics, 1_000);
+    await unbounded.refresh();
+    small.store.feed.push({ seq: 2, items: [['i1', record(0, small.vector()), 2]] });
+    await unbounded.refresh();
+    expect([changed, layouts, unbounded.bounded]).toEqual([0, 0, false]);
+
+    const { store, d, vector } = catalogue(7, 5_000, () => 0);
+    const index = new ItemIndex(store, d, Date.now, metrics, 1_000);
+    await index.refresh(); // starts the first layout, which takes turns of the event loop
+    expect(changed).toBe(0);
+    store.feed.push({ seq: 2, items: ['i1', 'i2', 'i3'].map((id) => [id, record(0, vector()), 1]) });
+    await index.refresh(); // read while the layout is in flight: its vectors were taken before
+    expect(layouts).toBe(0);
+    await until(() => layouts === 1, 'no layout');
+    await index.refresh();
+    expect(changed).toBe(3);
+  });
+
   it('scores once a row that arrived during a layout and changed after it', async () => {
     const { store, d } = catalogue(12, 1_000, (random) => random() - 0.5);
     const index = new ItemIndex(store, d, Date.now, undefined, 1_000);
