@@ -116,8 +116,10 @@ export async function benchApi(
   };
   const warm = userIds.slice(0, 400);
   const measured = userIds.slice(400, 400 + Math.round(rate * seconds));
-  // Users for the warm-up before the measured new users: never asked either, and not measured.
-  const fresh = userIds.slice(400 + measured.length, 400 + measured.length + Math.round(rate * WARMUP_SECONDS));
+  // Users for the warm-up before the measured new users: never asked either, and not measured;
+  // with too few users left, the warm-up asks the users asked before instead.
+  const unasked = userIds.slice(400 + measured.length, 400 + measured.length + Math.round(rate * WARMUP_SECONDS));
+  const fresh = unasked.length > 0 ? unasked : warm;
   log(`api: warming up on ${warm.length} users (the index layout runs in the background)`);
   await load(warm, 100, 4);
   // Measured against a settled index: laid out again after the ingest's last changes (the load
@@ -137,7 +139,7 @@ export async function benchApi(
   }
   log(
     `api: ${rate} requests/s for ${seconds} s over ${index.ids.length.toLocaleString()} items, ${measured.length.toLocaleString()} distinct users ` +
-      `(after ${WARMUP_SECONDS} s over ${fresh.length.toLocaleString()} others), then the same users again`,
+      `(after ${WARMUP_SECONDS} s over ${fresh.length.toLocaleString()} ${unasked.length > 0 ? 'others never asked' : 'users asked before'}), then the same users again`,
   );
   const distinct = await load(measured, rate, seconds, fresh);
   const repeated = await load(measured, rate, seconds, measured);

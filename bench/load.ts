@@ -16,23 +16,36 @@
 import { Agent, get } from 'node:http';
 import { readFileSync } from 'node:fs';
 
-const [template, rateText, secondsText, idsFile, warmupText, warmupIdsFile] = process.argv.slice(2);
-if (!template || !rateText || !secondsText || !idsFile || (warmupText !== undefined && !warmupIdsFile)) {
-  process.stderr.write('usage: node bench/load.ts URL_TEMPLATE RATE SECONDS IDS_FILE [WARMUP_SECONDS WARMUP_IDS_FILE]\n');
+const usage = (problem: string): never => {
+  process.stderr.write(`${problem}\nusage: node bench/load.ts URL_TEMPLATE RATE SECONDS IDS_FILE [WARMUP_SECONDS WARMUP_IDS_FILE]\n`);
   process.exit(2);
-}
-const readIds = (file: string) => readFileSync(file, 'utf8').trim().split('\n');
-const rate = Number(rateText);
-const measured = Math.round(rate * Number(secondsText));
-const warmup = warmupIdsFile ? Math.round(rate * Number(warmupText)) : 0;
+};
+const [template, rateText, secondsText, idsFile, warmupText, warmupIdsFile] = process.argv.slice(2);
+if (!template || !rateText || !secondsText || !idsFile || (warmupText !== undefined && !warmupIdsFile)) usage('missing arguments');
+const number = (text: string | undefined, name: string, zero: boolean): number => {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !zero)) usage(`${name} must be a ${zero ? 'non-negative' : 'positive'} number, not ${text}`);
+  return value;
+};
+const readIds = (file: string): string[] => {
+  const list = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
+  if (list.length === 0) usage(`${file} holds no ids`);
+  return list;
+};
+const rate = number(rateText, 'RATE', false);
+const measured = Math.round(rate * number(secondsText, 'SECONDS', false));
+const warmup = warmupIdsFile ? Math.round(rate * number(warmupText, 'WARMUP_SECONDS', true)) : 0;
+if (measured < 1) usage('RATE × SECONDS makes no request');
 const total = warmup + measured;
-const ids = readIds(idsFile);
-const warmIds = warmupIdsFile ? readIds(warmupIdsFile) : [];
+const ids = readIds(idsFile as string);
+const warmIds = warmup > 0 ? readIds(warmupIdsFile as string) : [];
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 const latencies: number[] = [];
 let ok = 0;
 let errors = 0;
 let finished = 0;
+/** When the last measured request ended: warm-up answers straggling after it do not count. */
+let measuredEnd = 0;
 
 const started = performance.now();
 const measuredFrom = started + (warmup * 1000) / rate;
@@ -40,19 +53,23 @@ await new Promise<void>((resolve) => {
   const fire = (i: number, scheduled: number) => {
     const warming = i < warmup;
     const id = warming ? warmIds[i % warmIds.length] : ids[(i - warmup) % ids.length];
-    const url = template.replace('{id}', encodeURIComponent(id as string));
+    const url = (template as string).replace('{id}', encodeURIComponent(id as string));
     get(url, { agent }, (res) => {
       res.resume();
       res.on('end', () => {
         if (!warming) {
-          latencies.push(performance.now() - scheduled);
+          measuredEnd = performance.now();
+          latencies.push(measuredEnd - scheduled);
           if (res.statusCode === 200) ok++;
           else errors++;
         }
         if (++finished === total) resolve();
       });
     }).on('error', () => {
-      if (!warming) errors++;
+      if (!warming) {
+        measuredEnd = performance.now();
+        errors++;
+      }
       if (++finished === total) resolve();
     });
   };
@@ -67,7 +84,7 @@ await new Promise<void>((resolve) => {
   };
   tick();
 });
-const elapsed = (performance.now() - measuredFrom) / 1000;
+const elapsed = (measuredEnd - measuredFrom) / 1000;
 latencies.sort((a, b) => a - b);
 const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
 process.stdout.write(
