@@ -194,7 +194,7 @@ describe.skipIf(skip)('monitoring on a real Prometheus scraping a loaded engine'
       if (result.length === 0) empty.push(`${q.dashboard} / ${q.panel} (${q.refId}): ${expr}`);
       values.set(`${q.dashboard}/${q.panel}/${q.refId}`, result);
     }
-    expect(queries.length).toBe(40);
+    expect(queries.length).toBe(42);
     expect(empty).toEqual([]);
 
     // Panels whose values this load determines.
@@ -215,6 +215,9 @@ describe.skipIf(skip)('monitoring on a real Prometheus scraping a loaded engine'
     expect(indexHits).toBeLessThan(1);
     expect(await promValue('max(freshet_index_items{job="freshet"})')).toBeGreaterThan(500);
     expect(values.get('freshet-api/Server error ratio/A')).toEqual([0]);
+    // Fewer items than INDEX_BOUND_MIN_ITEMS: no layout serves, none is pending, none held the thread.
+    expect(values.get('freshet-api/Item index layouts/A')).toEqual([0]);
+    expect(values.get('freshet-api/Item index layouts/B')).toEqual([0]);
 
     // The dashboards' job variable: label_values(freshet_process_start_time_seconds, job).
     const match = 'match[]=freshet_process_start_time_seconds';
