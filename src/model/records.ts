@@ -43,26 +43,28 @@ export function itemBytes(dimensions: number): number {
 /** Bytes of an item record's header: ts, bias, views and clicks as doubles. */
 export const ITEM_HEADER_BYTES = ITEM_HEADER * 8;
 
-function write(buf: Buffer, offset: number, header: number[], vec: Float32Array): number {
-  const at = writeDoubles(buf, offset, header);
-  return at + Buffer.from(vec.buffer, vec.byteOffset, vec.byteLength).copy(buf, at);
+/** Writes a vector's floats at `offset`; the offset after them. */
+function writeVector(buf: Buffer, offset: number, vec: Float32Array): number {
+  buf.set(new Uint8Array(vec.buffer, vec.byteOffset, vec.byteLength), offset);
+  return offset + vec.byteLength;
 }
+
+// A batch writes thousands of records: the header goes out field by field, with no array.
 
 /** Writes a user record at `offset` (userBytes long); the offset after it. */
 export function writeUser(buf: Buffer, offset: number, record: UserRecord): number {
-  return write(buf, offset, [record.ts, record.count], record.vec);
+  let at = buf.writeDoubleLE(record.ts, offset);
+  at = buf.writeDoubleLE(record.count, at);
+  return writeVector(buf, at, record.vec);
 }
 
 /** Writes an item record at `offset` (itemBytes long); the offset after it. */
 export function writeItem(buf: Buffer, offset: number, record: ItemRecord): number {
-  return write(buf, offset, [record.ts, record.bias, record.views, record.clicks], record.vec);
-}
-
-/** Writes doubles at `offset`; the offset after them. */
-export function writeDoubles(buf: Buffer, offset: number, values: readonly number[]): number {
-  let at = offset;
-  for (const value of values) at = buf.writeDoubleLE(value, at);
-  return at;
+  let at = buf.writeDoubleLE(record.ts, offset);
+  at = buf.writeDoubleLE(record.bias, at);
+  at = buf.writeDoubleLE(record.views, at);
+  at = buf.writeDoubleLE(record.clicks, at);
+  return writeVector(buf, at, record.vec);
 }
 
 function decode(buf: Buffer, headerLength: number, dimensions: number, trailer = 0): number[] | undefined {

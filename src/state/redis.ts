@@ -12,7 +12,6 @@ import {
   itemBytes,
   itemTotals,
   userBytes,
-  writeDoubles,
   writeItem,
   writeUser,
   type ItemRecord,
@@ -234,7 +233,8 @@ export class RedisStateStore implements StateStore {
       items.put(itemBytes(dims), (buf, at) => writeItem(buf, at, r));
       const counted = effects?.counts.get(id);
       if (counted !== undefined) countedWritten++;
-      items.put(16, (buf, at) => writeDoubles(buf, at, [counted?.views ?? 0, counted?.clicks ?? 0]));
+      items.float64(counted?.views ?? 0);
+      items.float64(counted?.clicks ?? 0);
       const base = effects?.itemBases.get(id);
       if (effects === undefined || base === undefined) {
         modes += 'r-';
@@ -244,7 +244,13 @@ export class RedisStateStore implements StateStore {
       modes += base.stored ? '-' : '+';
       const b = base.record;
       const added = addedCounts(b, r, rates);
-      items.put(ITEM_HEADER_BYTES + 16, (buf, at) => writeDoubles(buf, at, [b.ts, b.bias, b.views, b.clicks, added.views, added.clicks]));
+      // The header of the record it was computed from, then the decayed counts it added.
+      items.float64(b.ts);
+      items.float64(b.bias);
+      items.float64(b.views);
+      items.float64(b.clicks);
+      items.float64(added.views);
+      items.float64(added.clicks);
     }
     if (countedWritten !== (effects?.counts.size ?? 0)) {
       // The totals live in the item's record: a count needs the record written with it.
