@@ -24,6 +24,7 @@ import { KafkaIngest } from './sources/kafka.ts';
 import { MemoryStateStore } from './state/memory.ts';
 import { foldClickedLayout } from './state/migrate.ts';
 import { RedisStateStore } from './state/redis.ts';
+import { ExpirySweeper } from './state/sweep.ts';
 import type { StateStore } from './state/store.ts';
 
 /** Dead letters of the embedded mode: logged and kept in a bounded ring. */
@@ -94,6 +95,15 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     : undefined;
 
   const itemTtlMs = store.kind === 'redis' ? config.itemTtlMs : 0;
+  // Commits sweep expired items as they write; this sweeps them while the input is quiet.
+  const sweeper =
+    store instanceof RedisStateStore && itemTtlMs > 0
+      ? new ExpirySweeper({
+          sweep: (limit) => store.sweepExpired(limit),
+          intervalMs: Math.min(60_000, Math.max(1_000, itemTtlMs / 10)),
+          logger: logger.child({ component: 'expiry' }),
+        })
+      : undefined;
   const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexBoundMinItems, itemTtlMs);
   // In-process state needs no cache; Redis reads of hot keys are cached briefly and coalesced.
   const cacheTtlMs = store.kind === 'redis' ? config.serving.cacheTtlMs : 0;
@@ -209,6 +219,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await scenarios.start();
       await push.start();
       flusher?.start();
+      sweeper?.start();
       if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }), config.batch.concurrency);
       if (kafka && config.kafka) {
         const k = config.kafka;
@@ -243,6 +254,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await scenarios.stop();
       await push.stop();
       await flusher?.stop();
+      await sweeper?.stop();
       stopping = true;
       await folding;
       await sink.close();

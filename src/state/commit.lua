@@ -184,21 +184,9 @@ if #itemIds > 0 then
   chunked('MSET', nil, records)
   chunked('UNLINK', nil, folded)
   chunked('ZADD', p .. 'iseq', sequence)
-  -- Items not written for itemTtl leave the change sequence and the trending set, and their
-  -- record (and an earlier version's counters) are deleted; at most 1,000 a commit, oldest first.
-  if itemTtl > 0 then
-    local gone = redis.call('ZRANGEBYSCORE', p .. 'iseq', '-inf', '(' .. (seq - itemTtl), 'LIMIT', 0, 1000)
-    if #gone > 0 then
-      redis.call('ZREM', p .. 'iseq', unpack(gone))
-      redis.call('ZREM', p .. 'trend', unpack(gone))
-      local keys = {}
-      for _, id in ipairs(gone) do
-        keys[#keys + 1] = p .. 'i:' .. id
-        keys[#keys + 1] = p .. 'ic:' .. id
-      end
-      redis.call('UNLINK', unpack(keys))
-    end
-  end
+  -- Items not written for itemTtl are swept, at most 1,000 a commit, oldest first (sweepItems,
+  -- src/state/sweep.ts; an idle engine runs the same sweep on a timer).
+  if itemTtl > 0 then sweepItems(p, seq - itemTtl, 1000) end
 end
 
 -- Each clicking user, how many items they clicked, those items user after user, and each

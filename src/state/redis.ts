@@ -30,12 +30,14 @@ import {
   type ItemCounts,
   type StateStore,
 } from './store.ts';
+import { LUA_SWEEP_ITEMS, SWEEP_LIMIT, SWEEP_SCRIPT } from './sweep.ts';
 
-const COMMIT_SCRIPT = LUA_UNPACK_IDS + readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
+const COMMIT_SCRIPT = LUA_UNPACK_IDS + LUA_SWEEP_ITEMS + readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 /** Keys per MGET: large enough to amortize round trips, small enough not to stall Redis. */
 const MGET_CHUNK = 1000;
 
 type CommitCommand = (...args: Array<string | Buffer | number>) => Promise<number>;
+type SweepCommand = (prefix: string, itemTtlMs: number, limit: number) => Promise<number>;
 
 export interface RedisStoreOptions {
   url: string;
@@ -120,6 +122,7 @@ export class RedisStateStore implements StateStore {
     this.clickedMax = options.clickedMax ?? CLICKED_MAX_ITEMS;
     this.client = new Redis(options.url, { maxRetriesPerRequest: 3, ...options.redis });
     this.client.defineCommand('freshetCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
+    this.client.defineCommand('freshetSweep', { numberOfKeys: 0, lua: SWEEP_SCRIPT });
     coalesceWrites(this.client);
     // Without an 'error' listener ioredis prints every failed reconnect to the console. Commands
     // fail (the pipeline retries them) while Redis is away: one line says it went, one it is back.
@@ -389,6 +392,16 @@ export class RedisStateStore implements StateStore {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Removes up to `limit` items not written for the item TTL by Redis's clock, oldest first, as
+   * a commit's sweep does; resolves with how many (0 without an item TTL).
+   */
+  async sweepExpired(limit = SWEEP_LIMIT): Promise<number> {
+    if (this.ttl.itemMs <= 0) return 0;
+    const sweep = (this.client as unknown as { freshetSweep: SweepCommand }).freshetSweep;
+    return sweep.call(this.client, this.prefix, this.ttl.itemMs, limit);
   }
 
   async close(): Promise<void> {

@@ -53,6 +53,32 @@ describe.skipIf(url === undefined)('redis', () => {
     await store.close();
   });
 
+  it('sweeps expired items without a commit, at most the limit a call, oldest first', async () => {
+    const prefix = `${uniqueName('idle')}:`;
+    const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, ttl: { userMs: 60_000, itemMs: 300 } });
+    const commit = (n: number, items: string[]) =>
+      store.commit({ partition: `g/idle/${n}`, expectedOffset: null, nextOffset: '1', effects: effects('u', items), analytics: undefined });
+    expect(await commit(0, ['x', 'y'])).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await commit(1, ['z'])).toBe(true);
+    expect(await store.sweepExpired()).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const left = async () => [
+      await store.client.zrange(`${prefix}iseq`, 0, -1),
+      await store.client.zrange(`${prefix}trend`, 0, -1),
+      await store.client.exists(`${prefix}i:x`, `${prefix}i:y`, `${prefix}i:z`),
+    ];
+    expect(await store.sweepExpired(2)).toBe(2);
+    expect(await left()).toEqual([['z'], ['z'], 1]);
+    expect(await store.sweepExpired()).toBe(1);
+    expect(await left()).toEqual([[], [], 0]);
+    expect(await store.sweepExpired()).toBe(0);
+    // Without an item TTL nothing is ever swept.
+    const keep = new RedisStateStore({ url: url as string, prefix: `${uniqueName('keep')}:`, dimensions: 4 });
+    expect(await keep.sweepExpired()).toBe(0);
+    await Promise.all([store.close(), keep.close()]);
+  });
+
   it('answers at most its own cap of clicked items, also from a record kept under a larger one', async () => {
     const prefix = `${uniqueName('cap')}:`;
     const wide = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax: 50 });
