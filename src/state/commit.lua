@@ -96,8 +96,7 @@ local scores = {}
 if #itemIds > 0 then
   -- The change sequence is the write time in ms (kept increasing): index readers poll
   -- changes after a sequence, and it also tells when an item was last written.
-  local now = redis.call('TIME')
-  local seq = math.max(tonumber(redis.call('GET', p .. 'seq') or '0') + 1, now[1] * 1000 + math.floor(now[2] / 1000))
+  local seq = math.max(tonumber(redis.call('GET', p .. 'seq') or '0') + 1, nowMs())
   redis.call('SET', p .. 'seq', seq)
   -- The stored records, read with one MGET per 1,000 items rather than a GET each.
   local keys, stored = {}, {}
@@ -184,9 +183,9 @@ if #itemIds > 0 then
   chunked('MSET', nil, records)
   chunked('UNLINK', nil, folded)
   chunked('ZADD', p .. 'iseq', sequence)
-  -- Items not written for itemTtl are swept, at most 1,000 a commit, oldest first (sweepItems,
-  -- src/state/sweep.ts; an idle engine runs the same sweep on a timer).
-  if itemTtl > 0 then sweepItems(p, seq - itemTtl, 1000) end
+  -- Items not written for itemTtl are swept, at most SWEEP_LIMIT a commit, oldest first
+  -- (src/state/sweep.ts; an idle engine runs the same sweep on a timer).
+  if itemTtl > 0 then sweepItems(p, seq - itemTtl, SWEEP_LIMIT) end
 end
 
 -- Each clicking user, how many items they clicked, those items user after user, and each
@@ -260,8 +259,7 @@ chunked('ZADD', p .. 'push:active', active, 'GT')
 -- The batch's time counts no later than Redis's clock: one event dated ahead would drop users
 -- active now.
 if #active > 0 and userTtl > 0 then
-  local now = redis.call('TIME')
-  local upTo = math.min(clock, now[1] * 1000 + math.floor(now[2] / 1000))
+  local upTo = math.min(clock, nowMs())
   redis.call('ZREMRANGEBYSCORE', p .. 'push:active', '-inf', '(' .. (upTo - userTtl))
 end
 return 1

@@ -1,13 +1,23 @@
 import type { Logger } from '../log.ts';
 
+/** Items a sweep removes at most in one call, and in one commit. */
+export const SWEEP_LIMIT = 1000;
+
 /**
- * Lua shared by the commit script and the idle sweep: `sweepItems(p, before, limit)` removes the
- * items last written before `before` (ms, the change sequence's scores) from the change sequence
- * and the trending set and deletes their record (and an earlier version's counters), at most
- * `limit`, oldest first; it returns how many. Item keys carry no TTL of their own (a SET with PX
- * per item and batch cost more than the whole sweep), so this is how they expire.
+ * Lua shared by the commit script and the idle sweep:
+ * - `nowMs()`: Redis's clock in ms;
+ * - `sweepItems(p, before, limit)`: removes the items last written before `before` (ms, the
+ *   change sequence's scores) from the change sequence and the trending set and deletes their
+ *   record (and an earlier version's counters), at most `limit`, oldest first; returns how many.
+ * Item keys carry no TTL of their own (a SET with PX per item and batch cost more than the whole
+ * sweep), so this is how they expire.
  */
-export const LUA_SWEEP_ITEMS = `local function sweepItems(p, before, limit)
+export const LUA_SWEEP_ITEMS = `local SWEEP_LIMIT = ${SWEEP_LIMIT}
+local function nowMs()
+  local now = redis.call('TIME')
+  return now[1] * 1000 + math.floor(now[2] / 1000)
+end
+local function sweepItems(p, before, limit)
   local gone = redis.call('ZRANGEBYSCORE', p .. 'iseq', '-inf', '(' .. before, 'LIMIT', 0, limit)
   if #gone > 0 then
     redis.call('ZREM', p .. 'iseq', unpack(gone))
@@ -25,12 +35,8 @@ end
 
 /** The idle sweep: items not written for ARGV[2] ms by Redis's clock, at most ARGV[3] of them. */
 export const SWEEP_SCRIPT = `${LUA_SWEEP_ITEMS}
-local now = redis.call('TIME')
-return sweepItems(ARGV[1], now[1] * 1000 + math.floor(now[2] / 1000) - tonumber(ARGV[2]), tonumber(ARGV[3]))
+return sweepItems(ARGV[1], nowMs() - tonumber(ARGV[2]), tonumber(ARGV[3]))
 `;
-
-/** Items a sweep call removes at most: as many as a commit's sweep. */
-export const SWEEP_LIMIT = 1000;
 
 export interface ExpirySweeperOptions {
   /** Removes up to `limit` expired items; resolves with how many it removed. */
