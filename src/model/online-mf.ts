@@ -7,6 +7,7 @@ import { hash32, seededRandom } from './random.ts';
 import { initialVector, VectorSlab, type ItemRecord, type UserRecord } from './records.ts';
 import { Scorer } from './scoring.ts';
 import { isgdStep, pairStep, pointStep } from './sgd.ts';
+import { SgdKernel } from './sgd-kernel.ts';
 
 /** `source` of click events that replay a user's earlier clicks (e.g. MIND's history column). */
 export const HISTORY_SOURCE = 'history';
@@ -86,6 +87,10 @@ export class OnlineModel {
   readonly scorer: Scorer;
   /** Where the batch being applied keeps its working copies of vectors. */
   private slab: VectorSlab;
+  /** BPR steps in SIMD; undefined for a length it does not take (then the JavaScript steps). */
+  private readonly kernel: SgdKernel | undefined;
+  /** The negatives of the event being applied, as records (reused). */
+  private readonly negativeRecords: ItemRecord[] = [];
 
   constructor(params: ModelParams) {
     this.params = params;
@@ -95,6 +100,7 @@ export class OnlineModel {
     this.itemRate = decayRate(params.halfLifeMs.item);
     this.trendingRate = decayRate(params.halfLifeMs.trending);
     this.slab = new VectorSlab(params.dimensions);
+    this.kernel = SgdKernel.create(params.dimensions);
   }
 
   isPositive(event: InteractionEvent): boolean {
@@ -216,10 +222,28 @@ export class OnlineModel {
     const user = this.touchUser(event.userId, event.ts, snapshot, effects);
     user.count++;
     noteClick(effects, event);
-    for (const id of negatives) {
-      const negative = this.touchItem(id, event.ts, snapshot, effects);
-      pairStep(this.params, user, item, negative, weight, false);
+    this.pairSteps(user, item, negatives, weight, false, event.ts, snapshot, effects);
+  }
+
+  /** BPR steps of the user and item against each negative in turn. */
+  private pairSteps(
+    user: UserRecord,
+    item: ItemRecord,
+    negatives: readonly string[],
+    weight: number,
+    updateBias: boolean,
+    ts: number,
+    snapshot: StateSnapshot,
+    effects: BatchEffects,
+  ): void {
+    if (this.kernel === undefined) {
+      for (const id of negatives) pairStep(this.params, user, item, this.touchItem(id, ts, snapshot, effects), weight, updateBias);
+      return;
     }
+    const records = this.negativeRecords;
+    for (const id of negatives) records.push(this.touchItem(id, ts, snapshot, effects));
+    this.kernel.pairs(this.params, user, item, records, weight, updateBias);
+    records.length = 0;
   }
 
   private touchUser(id: string, ts: number, snapshot: StateSnapshot, effects: BatchEffects): UserRecord {
@@ -308,8 +332,6 @@ export class OnlineModel {
     }
     // Sampled negatives carry the click's weight each; the views it beat share realWeight times it.
     const step = real ? (weight * this.params.negatives.realWeight) / negatives.length : weight;
-    for (const id of negatives) {
-      pairStep(this.params, user, item, this.touchItem(id, ts, snapshot, effects), step);
-    }
+    this.pairSteps(user, item, negatives, step, true, ts, snapshot, effects);
   }
 }

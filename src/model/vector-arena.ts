@@ -1,30 +1,13 @@
 import { DOT_KERNEL_WASM } from './dot-kernel-wasm.ts';
+import { growMemory, instantiateKernel, type WasmMemory } from './wasm-module.ts';
 
-const PAGE = 65_536;
-
-/** The parts of the WebAssembly global used here (the project's type libraries do not declare it). */
-interface Memory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
 interface KernelExports {
-  memory: Memory;
+  memory: WasmMemory;
   dots(query: number, table: number, dims: number, rows: number, count: number, out: number): void;
   scan(
     query: number, table: number, dims: number, start: number, end: number,
     bias: number, floor: number, rows: number, scores: number,
   ): number;
-}
-interface Wasm {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
-}
-const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
-
-let compiled: object | undefined;
-function kernelModule(): object {
-  compiled ??= new wasm.Module(Buffer.from(DOT_KERNEL_WASM, 'base64'));
-  return compiled;
 }
 
 /**
@@ -61,7 +44,7 @@ export class VectorArena {
 
   constructor(dimensions: number, capacity: number) {
     this.dimensions = dimensions;
-    this.kernel = new wasm.Instance(kernelModule()).exports as unknown as KernelExports;
+    this.kernel = instantiateKernel<KernelExports>(DOT_KERNEL_WASM);
     this.tableAt = Math.ceil((dimensions * 4) / 16) * 16;
     this.vectors = new Float32Array(0);
     this.biases = new Float64Array(0);
@@ -76,12 +59,8 @@ export class VectorArena {
     this.scoresAt = this.biasAt + capacity * 8;
     this.rowsAt = this.scoresAt + capacity * 8;
     this.outAt = this.rowsAt + capacity * 4;
-    const memory = this.kernel.memory;
-    const needed = Math.ceil((this.outAt + capacity * 4) / PAGE);
-    const pages = memory.buffer.byteLength / PAGE;
-    if (needed > pages) memory.grow(needed - pages);
+    const buffer = growMemory(this.kernel.memory, this.outAt + capacity * 4);
     this.capacity = capacity;
-    const buffer = memory.buffer;
     this.query = new Float32Array(buffer, 0, this.dimensions);
     this.vectors = new Float32Array(buffer, this.tableAt, capacity * this.dimensions);
     this.biases = new Float64Array(buffer, this.biasAt, capacity);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { committedModuleText, kernelModuleText } from '../../scripts/build-kernel.ts';
+import { committedModuleText, KERNELS, kernelModuleText } from '../../scripts/build-kernel.ts';
 import { GrowableItemMatrix } from '../../src/model/item-matrix.ts';
 import { DEFAULT_MODEL_PARAMS } from '../../src/model/params.ts';
 import { seededRandom } from '../../src/model/random.ts';
@@ -11,9 +11,11 @@ function fill(values: Float32Array, random: () => number): void {
 }
 
 describe('the SIMD scoring kernel', () => {
-  it('is the compiled dot-kernel.wat', async () => {
-    expect(committedModuleText()).toBe(await kernelModuleText());
-  });
+  for (const kernel of KERNELS) {
+    it(`${kernel.target} is the compiled ${kernel.source}`, async () => {
+      expect(committedModuleText(kernel)).toBe(await kernelModuleText(kernel));
+    });
+  }
 
   // 64 and 32 take the eight-float steps only; 12 adds a four-float step; 7, 5 and 1 the
   // one-float tail; 3 the tail alone.

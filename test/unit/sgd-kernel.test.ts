@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL_PARAMS } from '../../src/model/params.ts';
+import { seededRandom } from '../../src/model/random.ts';
+import type { ItemRecord, UserRecord } from '../../src/model/records.ts';
+import { pairStep } from '../../src/model/sgd.ts';
+import { SgdKernel } from '../../src/model/sgd-kernel.ts';
+import { SGD_KERNEL_WASM } from '../../src/model/sgd-kernel-wasm.ts';
+import { instantiateKernel } from '../../src/model/wasm-module.ts';
+
+const steps = DEFAULT_MODEL_PARAMS;
+
+interface World {
+  users: UserRecord[];
+  items: ItemRecord[];
+}
+
+function world(dims: number, seed: number, scale = 0.1): World {
+  const random = seededRandom(seed);
+  const vec = () => Float32Array.from({ length: dims }, () => (random() - 0.5) * 2 * scale);
+  return {
+    users: Array.from({ length: 5 }, () => ({ ts: 0, count: 0, vec: vec() })),
+    items: Array.from({ length: 40 }, () => ({ ts: 0, bias: random() - 0.5, views: 0, clicks: 0, vec: vec() })),
+  };
+}
+
+function copy(w: World): World {
+  return {
+    users: w.users.map((u) => ({ ...u, vec: u.vec.slice() })),
+    items: w.items.map((i) => ({ ...i, vec: i.vec.slice() })),
+  };
+}
+
+/** Largest difference between two worlds' vectors and biases. */
+function distance(a: World, b: World): number {
+  let max = 0;
+  a.users.forEach((u, n) => u.vec.forEach((v, f) => (max = Math.max(max, Math.abs(v - (b.users[n]?.vec[f] as number))))));
+  a.items.forEach((i, n) => {
+    max = Math.max(max, Math.abs(i.bias - (b.items[n]?.bias as number)));
+    i.vec.forEach((v, f) => (max = Math.max(max, Math.abs(v - (b.items[n]?.vec[f] as number)))));
+  });
+  return max;
+}
+
+interface Call {
+  user: number;
+  pos: number;
+  negatives: number[];
+  weight: number;
+  updateBias: boolean;
+}
+
+/** Runs the calls on both: the JavaScript steps on `js`, the kernel on `simd`. */
+function run(kernel: SgdKernel, js: World, simd: World, calls: Call[]): void {
+  for (const call of calls) {
+    const [user, pos] = [js.users[call.user] as UserRecord, js.items[call.pos] as ItemRecord];
+    for (const n of call.negatives) pairStep(steps, user, pos, js.items[n] as ItemRecord, call.weight, call.updateBias);
+    const negatives = call.negatives.map((n) => simd.items[n] as ItemRecord);
+    kernel.pairs(steps, simd.users[call.user] as UserRecord, simd.items[call.pos] as ItemRecord, negatives, call.weight, call.updateBias);
+  }
+}
+
+function calls(count: number, negatives: number, seed: number, items = 40): Call[] {
+  const random = seededRandom(seed);
+  const pick = () => Math.floor(random() * items);
+  return Array.from({ length: count }, (_, n) => ({
+    user: n % 5,
+    pos: pick(),
+    negatives: Array.from({ length: negatives }, pick),
+    weight: 0.2 + random(),
+    updateBias: n % 3 !== 0,
+  }));
+}
+
+describe('the SIMD BPR kernel', () => {
+  for (const dims of [32, 64, 4]) {
+    it(`takes the same steps as pairStep, to float32 rounding, on vectors of ${dims} floats`, () => {
+      const kernel = SgdKernel.create(dims) as SgdKernel;
+      const js = world(dims, dims);
+      const simd = copy(js);
+      // 40 items and 20 negatives a call: most calls repeat a negative or draw the positive.
+      const list = calls(200, 20, dims + 1);
+      expect(list.some((c) => c.negatives.includes(c.pos))).toBe(true);
+      expect(list.some((c) => new Set(c.negatives).size < c.negatives.length)).toBe(true);
+      run(kernel, js, simd, list);
+      expect(distance(js, world(dims, dims))).toBeGreaterThan(0.05);
+      expect(distance(js, simd)).toBeLessThan(1e-4);
+    });
+  }
+
+  it('steps a repeated negative, and the positive drawn as a negative, in place, one step after the other', () => {
+    const kernel = SgdKernel.create(8) as SgdKernel;
+    const js = world(8, 3);
+    const simd = copy(js);
+    run(kernel, js, simd, [
+      { user: 0, pos: 1, negatives: [2, 2, 2, 1, 2, 1], weight: 1, updateBias: true },
+      { user: 1, pos: 3, negatives: [3], weight: 1, updateBias: true },
+    ]);
+    expect(distance(js, simd)).toBeLessThan(1e-6);
+  });
+
+  it('takes long lists of negatives (a news impression), growing its memory', () => {
+    const kernel = SgdKernel.create(64) as SgdKernel;
+    const js = world(64, 9);
+    const simd = copy(js);
+    // 300 negatives over 40 items: the mapped path, with repeats, and memory beyond the first page.
+    run(kernel, js, simd, calls(20, 300, 11));
+    expect(distance(js, simd)).toBeLessThan(1e-4);
+  });
+
+  it('computes the logistic weight from e^x alone, saturating as far out as pairStep', () => {
+    const kernel = SgdKernel.create(4) as SgdKernel;
+    // Long vectors: |x| runs past 1,000, where Math.exp overflows and the kernel clamps e^x.
+    const js = world(4, 5, 20);
+    const simd = copy(js);
+    run(kernel, js, simd, calls(100, 3, 6));
+    expect(distance(js, simd)).toBeLessThan(1e-4);
+  });
+
+  it('has an e^x within 1e-8 of Math.exp, relative, for |x| <= 40', () => {
+    const { exp } = instantiateKernel<{ exp: (x: number) => number }>(SGD_KERNEL_WASM);
+    let worst = 0;
+    for (let x = -40; x <= 40; x += 0.01) worst = Math.max(worst, Math.abs(exp(x) / Math.exp(x) - 1));
+    expect(worst).toBeLessThan(1e-8);
+    expect(exp(0)).toBe(1);
+    expect(exp(1000)).toBe(exp(40));
+  });
+
+  it('leaves a length it cannot step four floats at a time to pairStep', () => {
+    expect(SgdKernel.create(6)).toBeUndefined();
+    expect(SgdKernel.create(0)).toBeUndefined();
+    expect(SgdKernel.create(12)).toBeInstanceOf(SgdKernel);
+  });
+});
