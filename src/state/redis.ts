@@ -36,6 +36,17 @@ const COMMIT_SCRIPT = LUA_UNPACK_IDS + LUA_SWEEP_ITEMS + readFileSync(new URL('.
 /** Keys per MGET: large enough to amortize round trips, small enough not to stall Redis. */
 const MGET_CHUNK = 1000;
 
+/**
+ * A read of many keys as commands of MGET_CHUNK keys each, all sent at once: they leave in one
+ * socket write and run back to back. Awaited one by one, each would wait its turn behind whatever
+ * the server runs meanwhile (another partition's commit script, tens of ms at a backlog).
+ */
+async function inChunks<T>(ids: readonly string[], read: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const reads: Array<Promise<T[]>> = [];
+  for (let i = 0; i < ids.length; i += MGET_CHUNK) reads.push(read(ids.slice(i, i + MGET_CHUNK)));
+  return (await Promise.all(reads)).flat();
+}
+
 type CommitCommand = (...args: Array<string | Buffer | number>) => Promise<number>;
 type SweepCommand = (prefix: string, itemTtlMs: number, limit: number) => Promise<number>;
 
@@ -170,12 +181,7 @@ export class RedisStateStore implements StateStore {
   /** Each item's last write time from the change sequence (null if none); nothing without an item TTL. */
   private async writtenAt(itemIds: readonly string[]): Promise<Array<string | null>> {
     if (this.ttl.itemMs <= 0) return [];
-    const out: Array<string | null> = [];
-    for (let i = 0; i < itemIds.length; i += MGET_CHUNK) {
-      const chunk = itemIds.slice(i, i + MGET_CHUNK);
-      if (chunk.length > 0) out.push(...(await this.client.zmscore(`${this.prefix}iseq`, ...chunk)));
-    }
-    return out;
+    return inChunks(itemIds, (chunk) => this.client.zmscore(`${this.prefix}iseq`, ...chunk));
   }
 
   async commit(batch: BatchCommit): Promise<boolean> {
@@ -314,13 +320,8 @@ export class RedisStateStore implements StateStore {
   }
 
   async getContents(itemIds: readonly string[]): Promise<Array<ContentEvent | undefined>> {
-    const out: Array<ContentEvent | undefined> = [];
-    for (let i = 0; i < itemIds.length; i += MGET_CHUNK) {
-      const keys = itemIds.slice(i, i + MGET_CHUNK).map((id) => `${this.prefix}meta:${id}`);
-      const values = keys.length > 0 ? await this.client.mget(...keys) : [];
-      for (const json of values) out.push(json === null ? undefined : (JSON.parse(json) as ContentEvent));
-    }
-    return out;
+    const values = await inChunks(itemIds, (chunk) => this.client.mget(...chunk.map((id) => `${this.prefix}meta:${id}`)));
+    return values.map((json) => (json === null ? undefined : (JSON.parse(json) as ContentEvent)));
   }
 
   async freshContent(sinceMs: number, limit: number): Promise<ContentEvent[]> {
@@ -408,12 +409,7 @@ export class RedisStateStore implements StateStore {
     await this.client.quit().catch(() => this.client.disconnect());
   }
 
-  private async mget(keys: readonly string[]): Promise<Array<Buffer | null>> {
-    const out: Array<Buffer | null> = [];
-    for (let i = 0; i < keys.length; i += MGET_CHUNK) {
-      const chunk = keys.slice(i, i + MGET_CHUNK);
-      if (chunk.length > 0) out.push(...(await this.client.mgetBuffer(...chunk)));
-    }
-    return out;
+  private mget(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    return inChunks(keys, (chunk) => this.client.mgetBuffer(...chunk));
   }
 }

@@ -53,6 +53,25 @@ describe.skipIf(url === undefined)('redis', () => {
     await store.close();
   });
 
+  it('reads more keys than one MGET takes with every command sent at once, each record under its id', async () => {
+    const store = new RedisStateStore({ url: url as string, prefix: `${uniqueName('wide')}:`, dimensions: 4, ttl: { userMs: 60_000, itemMs: 60_000 } });
+    const stored = Array.from({ length: 2_500 }, (_, i) => `s${i}`);
+    const batch = effects('u', stored);
+    stored.forEach((id, i) => batch.items.set(id, item(i + 1)));
+    expect(await store.commit({ partition: 'g/wide/0', expectedOffset: null, nextOffset: '1', effects: batch, analytics: undefined })).toBe(true);
+    // Stored and never-stored ids interleaved, so that a reply matched to the wrong key shows.
+    const ids = stored.flatMap((id, i) => (i % 2 === 0 ? [id, `missing${i}`] : [id]));
+    const queued = store.client.commandQueue.length;
+    const reading = store.loadSnapshot(['u', ...ids.slice(0, 1_200)], ids);
+    // Users 2 MGETs, items 4 and their write times 4 ZMSCOREs: all on their way before any reply.
+    expect(store.client.commandQueue.length - queued).toBe(10);
+    const snapshot = await reading;
+    expect(snapshot.users.size).toBe(1);
+    expect(snapshot.items.size).toBe(2_500);
+    stored.forEach((id, i) => expect(snapshot.items.get(id)?.clicks).toBe(i + 1));
+    await store.close();
+  });
+
   it('sweeps expired items without a commit, at most the limit a call, oldest first', async () => {
     const prefix = `${uniqueName('idle')}:`;
     const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, ttl: { userMs: 60_000, itemMs: 300 } });
