@@ -18,7 +18,9 @@ interface KernelExports {
  * the JavaScript loop with 20 negatives of 32 floats, copies included (measured in Node 24);
  * the JavaScript steps compute in float64, so the two differ in the last bits of float32.
  *
- * Vectors whose length is not a multiple of 4 are not taken: `create` gives undefined.
+ * Vectors whose length is not a multiple of 4 are not taken: `create` gives undefined. NaN goes
+ * through as in JavaScript; components past about 1e19 can overflow a float32 product into NaN
+ * where the float64 steps stay finite (a model that far off has diverged either way).
  */
 export class SgdKernel {
   private readonly dims: number;
@@ -29,9 +31,12 @@ export class SgdKernel {
   private order = new Int32Array(0);
   private biasAt = 0;
   private orderAt = 0;
-  private capacity = 0;
+  private slotCapacity = 0;
+  private orderCapacity = 0;
   /** The distinct negatives of the call in progress, by slot (from 2). */
   private readonly distinct: ItemRecord[] = [];
+  /** The slot of each negative of the call in progress, in order. */
+  private readonly slotOf: number[] = [];
   /** Index in `distinct` of each negative, for long lists. */
   private readonly bySlot = new Map<ItemRecord, number>();
 
@@ -43,7 +48,7 @@ export class SgdKernel {
   private constructor(dimensions: number) {
     this.dims = dimensions;
     this.kernel = instantiateKernel<KernelExports>(SGD_KERNEL_WASM);
-    this.reserve(32);
+    this.reserve(32, 32);
   }
 
   /**
@@ -53,14 +58,11 @@ export class SgdKernel {
   pairs(s: StepSizes, user: UserRecord, pos: ItemRecord, negatives: readonly ItemRecord[], weight: number, updateBias = true): void {
     const count = negatives.length;
     if (count === 0) return;
-    // Slots for the user, the positive and every negative: more than needed when some repeat.
-    this.reserve(count);
-    const { slots, biases, order, distinct } = this;
-    (slots[0] as Float32Array).set(user.vec);
-    (slots[1] as Float32Array).set(pos.vec);
-    biases[1] = pos.bias;
+    const { distinct, slotOf } = this;
     distinct.length = 0;
-    // Small lists (sampled negatives) are searched; long ones (a news impression's views) mapped.
+    slotOf.length = 0;
+    // Each negative's slot. Small lists (sampled negatives) are searched; long ones (a news
+    // impression's views) mapped.
     const bySlot = count > 32 ? this.bySlot : undefined;
     for (let i = 0; i < count; i++) {
       const negative = negatives[i] as ItemRecord;
@@ -72,13 +74,23 @@ export class SgdKernel {
           slot = distinct.length + 2;
           bySlot?.set(negative, distinct.length);
           distinct.push(negative);
-          (slots[slot] as Float32Array).set(negative.vec);
-          biases[slot] = negative.bias;
         }
       }
-      order[i] = slot;
+      slotOf.push(slot);
     }
     bySlot?.clear();
+    // Nothing is written before the memory is big enough: a growth refused leaves the kernel as it was.
+    this.reserve(distinct.length, count);
+    const { slots, biases } = this;
+    (slots[0] as Float32Array).set(user.vec);
+    (slots[1] as Float32Array).set(pos.vec);
+    biases[1] = pos.bias;
+    for (let d = 0; d < distinct.length; d++) {
+      const negative = distinct[d] as ItemRecord;
+      (slots[d + 2] as Float32Array).set(negative.vec);
+      biases[d + 2] = negative.bias;
+    }
+    this.order.set(slotOf);
     const { learningRate: lr, regularization: reg, biasLearningRate: blr, biasRegularization: breg } = s;
     this.kernel.pairs(0, this.dims, this.biasAt, this.orderAt, count, lr, reg, blr, breg, weight, updateBias ? 1 : 0);
     user.vec.set(slots[0] as Float32Array);
@@ -92,18 +104,25 @@ export class SgdKernel {
     distinct.length = 0;
   }
 
-  /** Room for `negatives` distinct negatives: the memory grows, and every view is made again. */
-  private reserve(negatives: number): void {
-    if (negatives <= this.capacity) return;
-    const capacity = Math.max(negatives, 2 * this.capacity);
-    const slotCount = capacity + 2;
-    const vectorBytes = slotCount * this.dims * 4;
-    this.biasAt = vectorBytes;
-    this.orderAt = this.biasAt + slotCount * 8;
-    const buffer = growMemory(this.kernel.memory, this.orderAt + capacity * 4);
+  /**
+   * Room for `negatives` distinct negatives and an order of `entries`. The memory grows (and
+   * never shrinks: the longest list so far sets it), and every view is made again.
+   */
+  private reserve(negatives: number, entries: number): void {
+    if (negatives <= this.slotCapacity && entries <= this.orderCapacity) return;
+    const slotCapacity = negatives <= this.slotCapacity ? this.slotCapacity : Math.max(negatives, 2 * this.slotCapacity);
+    const orderCapacity = entries <= this.orderCapacity ? this.orderCapacity : Math.max(entries, 2 * this.orderCapacity);
+    const slotCount = slotCapacity + 2;
+    const biasAt = slotCount * this.dims * 4;
+    const orderAt = biasAt + slotCount * 8;
+    // Throws (RangeError) when the memory cannot grow so far; nothing below has changed then.
+    const buffer = growMemory(this.kernel.memory, orderAt + orderCapacity * 4);
     this.slots = Array.from({ length: slotCount }, (_, slot) => new Float32Array(buffer, slot * this.dims * 4, this.dims));
-    this.biases = new Float64Array(buffer, this.biasAt, slotCount);
-    this.order = new Int32Array(buffer, this.orderAt, capacity);
-    this.capacity = capacity;
+    this.biases = new Float64Array(buffer, biasAt, slotCount);
+    this.order = new Int32Array(buffer, orderAt, orderCapacity);
+    this.biasAt = biasAt;
+    this.orderAt = orderAt;
+    this.slotCapacity = slotCapacity;
+    this.orderCapacity = orderCapacity;
   }
 }

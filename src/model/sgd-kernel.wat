@@ -11,6 +11,8 @@
   ;; (A call out to the host's Math.exp cost more than the rest of a step.)
   (func $exp (export "exp") (param $x f64) (result f64)
     (local $n f64) (local $r f64) (local $e f64)
+    ;; NaN goes through, as Math.exp lets it (the conversion to an integer below would trap).
+    (if (f64.ne (local.get $x) (local.get $x)) (then (return (local.get $x))))
     (local.set $x (f64.min (f64.const 40) (f64.max (f64.const -40) (local.get $x))))
     (local.set $n (f64.nearest (f64.mul (local.get $x) (f64.const 1.4426950408889634))))
     ;; r = x - n ln 2, with ln 2 in two parts so that the product is exact

@@ -116,6 +116,46 @@ describe('the SIMD BPR kernel', () => {
     expect(distance(js, simd)).toBeLessThan(1e-4);
   });
 
+  it('lets NaN through as pairStep does, instead of trapping', () => {
+    const kernel = SgdKernel.create(8) as SgdKernel;
+    const js = world(8, 12);
+    (js.items[3] as ItemRecord).bias = Number.NaN;
+    const simd = copy(js);
+    const poisoned: Call = { user: 0, pos: 1, negatives: [2, 3], weight: 1, updateBias: true };
+    run(kernel, js, simd, [poisoned]);
+    for (const w of [js, simd]) {
+      expect((w.users[0] as UserRecord).vec.every(Number.isNaN)).toBe(true);
+      expect(Number.isNaN((w.items[1] as ItemRecord).bias)).toBe(true);
+      expect(Number.isFinite((w.items[2] as ItemRecord).bias)).toBe(true);
+    }
+    // The kernel goes on stepping other records as before.
+    run(kernel, js, simd, [{ user: 1, pos: 4, negatives: [5, 6], weight: 1, updateBias: true }]);
+    expect(Math.abs((js.items[5] as ItemRecord).bias - (simd.items[5] as ItemRecord).bias)).toBeLessThan(1e-6);
+  });
+
+  it('takes room for the distinct negatives, not for every entry of the list', () => {
+    const kernel = SgdKernel.create(1024) as SgdKernel;
+    const w = world(1024, 13, 0.001);
+    // 1,100,000 entries of one record: a slot for each would pass WebAssembly's 4 GiB.
+    const negatives = new Array<ItemRecord>(1_100_000).fill(w.items[2] as ItemRecord);
+    kernel.pairs(steps, w.users[0] as UserRecord, w.items[1] as ItemRecord, negatives, 1e-6);
+    expect(Number.isFinite((w.items[2] as ItemRecord).bias)).toBe(true);
+  });
+
+  it('is left as it was by a call that throws, and steps the next one right', () => {
+    const kernel = SgdKernel.create(8) as SgdKernel;
+    const js = world(8, 14);
+    const simd = copy(js);
+    const before = copy(simd);
+    const wrong: ItemRecord = { ts: 0, bias: 0, views: 0, clicks: 0, vec: new Float32Array(16) };
+    // A long list (mapped slots), one of its vectors of another length.
+    const list = [...simd.items.slice(2, 20), wrong, ...simd.items.slice(20, 40)];
+    expect(() => kernel.pairs(steps, simd.users[0] as UserRecord, simd.items[1] as ItemRecord, list, 1)).toThrow(RangeError);
+    expect(distance(simd, before)).toBe(0);
+    run(kernel, js, simd, [{ user: 0, pos: 1, negatives: Array.from({ length: 38 }, (_, i) => 2 + i), weight: 1, updateBias: true }]);
+    expect(distance(js, simd)).toBeLessThan(1e-5);
+  });
+
   it('has an e^x within 1e-8 of Math.exp, relative, for |x| <= 40', () => {
     const { exp } = instantiateKernel<{ exp: (x: number) => number }>(SGD_KERNEL_WASM);
     let worst = 0;
