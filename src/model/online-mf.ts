@@ -90,7 +90,7 @@ export class OnlineModel {
   /** BPR steps in SIMD; undefined for a length it does not take (then the JavaScript steps). */
   private readonly kernel: SgdKernel | undefined;
   /** The negatives of the event being applied, as records (reused). */
-  private readonly negativeRecords: ItemRecord[] = [];
+  private readonly negativeRecords: Array<ItemRecord | undefined> = [];
 
   constructor(params: ModelParams) {
     this.params = params;
@@ -240,10 +240,13 @@ export class OnlineModel {
       for (const id of negatives) pairStep(this.params, user, item, this.touchItem(id, ts, snapshot, effects), weight, updateBias);
       return;
     }
+    // Written by index, not emptied (an emptied array allocates again as it refills), and
+    // cleared of its records after the steps.
     const records = this.negativeRecords;
-    for (const id of negatives) records.push(this.touchItem(id, ts, snapshot, effects));
-    this.kernel.pairs(this.params, user, item, records, weight, updateBias);
-    records.length = 0;
+    const count = negatives.length;
+    for (let i = 0; i < count; i++) records[i] = this.touchItem(negatives[i] as string, ts, snapshot, effects);
+    this.kernel.pairs(this.params, user, item, records, weight, updateBias, count);
+    records.fill(undefined, 0, count);
   }
 
   private touchUser(id: string, ts: number, snapshot: StateSnapshot, effects: BatchEffects): UserRecord {

@@ -34,7 +34,7 @@ export class SgdKernel {
   private slotCapacity = 0;
   private orderCapacity = 0;
   /** The distinct negatives of the call in progress, by slot (from 2). */
-  private readonly distinct: ItemRecord[] = [];
+  private readonly distinct: Array<ItemRecord | undefined> = [];
   /** The slot of each negative of the call in progress, in order. */
   private readonly slotOf: number[] = [];
   /** Index in `distinct` of each negative, for long lists. */
@@ -52,15 +52,23 @@ export class SgdKernel {
   }
 
   /**
-   * pairStep(s, user, pos, negatives[i], weight, updateBias) for each i in order. A negative
-   * may repeat, or be `pos` itself: each record is stepped in one place, as in sequence.
+   * pairStep(s, user, pos, negatives[i], weight, updateBias) for each i < count, in order. A
+   * negative may repeat, or be `pos` itself: each record is stepped in one place, as in sequence.
    */
-  pairs(s: StepSizes, user: UserRecord, pos: ItemRecord, negatives: readonly ItemRecord[], weight: number, updateBias = true): void {
-    const count = negatives.length;
+  pairs(
+    s: StepSizes,
+    user: UserRecord,
+    pos: ItemRecord,
+    negatives: ReadonlyArray<ItemRecord | undefined>,
+    weight: number,
+    updateBias = true,
+    count = negatives.length,
+  ): void {
     if (count === 0) return;
+    // The scratch arrays are written by index and never truncated: emptying an array drops its
+    // backing store, and refilling it then allocates at every click.
     const { distinct, slotOf } = this;
-    distinct.length = 0;
-    slotOf.length = 0;
+    let found = 0;
     // Each negative's slot. Small lists (sampled negatives) are searched; long ones (a news
     // impression's views) mapped.
     const bySlot = count > 32 ? this.bySlot : undefined;
@@ -68,40 +76,46 @@ export class SgdKernel {
       const negative = negatives[i] as ItemRecord;
       let slot = 1;
       if (negative !== pos) {
-        const seen = bySlot === undefined ? distinct.indexOf(negative) : (bySlot.get(negative) ?? -1);
-        slot = seen + 2;
+        let seen = -1;
+        if (bySlot !== undefined) seen = bySlot.get(negative) ?? -1;
+        else for (let d = 0; d < found && seen < 0; d++) if (distinct[d] === negative) seen = d;
         if (seen < 0) {
-          slot = distinct.length + 2;
-          bySlot?.set(negative, distinct.length);
-          distinct.push(negative);
+          seen = found++;
+          bySlot?.set(negative, seen);
+          distinct[seen] = negative;
         }
+        slot = seen + 2;
       }
-      slotOf.push(slot);
+      slotOf[i] = slot;
     }
     bySlot?.clear();
-    // Nothing is written before the memory is big enough: a growth refused leaves the kernel as it was.
-    this.reserve(distinct.length, count);
-    const { slots, biases } = this;
-    (slots[0] as Float32Array).set(user.vec);
-    (slots[1] as Float32Array).set(pos.vec);
-    biases[1] = pos.bias;
-    for (let d = 0; d < distinct.length; d++) {
-      const negative = distinct[d] as ItemRecord;
-      (slots[d + 2] as Float32Array).set(negative.vec);
-      biases[d + 2] = negative.bias;
+    try {
+      // Nothing is written before the memory is big enough: a growth refused leaves the kernel as it was.
+      this.reserve(found, count);
+      const { slots, biases, order } = this;
+      (slots[0] as Float32Array).set(user.vec);
+      (slots[1] as Float32Array).set(pos.vec);
+      biases[1] = pos.bias;
+      for (let d = 0; d < found; d++) {
+        const negative = distinct[d] as ItemRecord;
+        (slots[d + 2] as Float32Array).set(negative.vec);
+        biases[d + 2] = negative.bias;
+      }
+      for (let i = 0; i < count; i++) order[i] = slotOf[i] as number;
+      const { learningRate: lr, regularization: reg, biasLearningRate: blr, biasRegularization: breg } = s;
+      this.kernel.pairs(0, this.dims, this.biasAt, this.orderAt, count, lr, reg, blr, breg, weight, updateBias ? 1 : 0);
+      user.vec.set(slots[0] as Float32Array);
+      pos.vec.set(slots[1] as Float32Array);
+      pos.bias = biases[1] as number;
+      for (let d = 0; d < found; d++) {
+        const negative = distinct[d] as ItemRecord;
+        negative.vec.set(slots[d + 2] as Float32Array);
+        negative.bias = biases[d + 2] as number;
+      }
+    } finally {
+      // Holds no record past the call.
+      for (let d = 0; d < found; d++) distinct[d] = undefined;
     }
-    this.order.set(slotOf);
-    const { learningRate: lr, regularization: reg, biasLearningRate: blr, biasRegularization: breg } = s;
-    this.kernel.pairs(0, this.dims, this.biasAt, this.orderAt, count, lr, reg, blr, breg, weight, updateBias ? 1 : 0);
-    user.vec.set(slots[0] as Float32Array);
-    pos.vec.set(slots[1] as Float32Array);
-    pos.bias = biases[1] as number;
-    for (let d = 0; d < distinct.length; d++) {
-      const negative = distinct[d] as ItemRecord;
-      negative.vec.set(slots[d + 2] as Float32Array);
-      negative.bias = biases[d + 2] as number;
-    }
-    distinct.length = 0;
   }
 
   /**

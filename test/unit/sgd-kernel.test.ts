@@ -156,6 +156,19 @@ describe('the SIMD BPR kernel', () => {
     expect(distance(js, simd)).toBeLessThan(1e-5);
   });
 
+  it('steps only the first `count` entries of a list it is given', () => {
+    const kernel = SgdKernel.create(8) as SgdKernel;
+    const js = world(8, 15);
+    const simd = copy(js);
+    run(kernel, js, simd, [{ user: 0, pos: 1, negatives: [2, 3], weight: 1, updateBias: true }]);
+    const before = copy(simd);
+    const list = [simd.items[4], simd.items[5], simd.items[6], undefined];
+    kernel.pairs(steps, simd.users[0] as UserRecord, simd.items[1] as ItemRecord, list, 1, true, 2);
+    for (const n of [4, 5]) pairStep(steps, js.users[0] as UserRecord, js.items[1] as ItemRecord, js.items[n] as ItemRecord, 1, true);
+    expect(distance(js, simd)).toBeLessThan(1e-6);
+    expect((simd.items[6] as ItemRecord).vec).toEqual((before.items[6] as ItemRecord).vec);
+  });
+
   it('has an e^x within 1e-8 of Math.exp, relative, for |x| <= 40', () => {
     const { exp } = instantiateKernel<{ exp: (x: number) => number }>(SGD_KERNEL_WASM);
     let worst = 0;
