@@ -38,15 +38,28 @@ export class NegativeSampler {
     this.random = random;
   }
 
-  sample(positive: string, among?: readonly string[]): string[] {
+  /**
+   * Negatives for a click on `positive`, drawn from the pool or among a batch's `among`. With
+   * `drawn` (as long as `among`), each position of `among` that was taken is set to 1: a batch
+   * collects the items it must read from those marks instead of adding every draw to a set.
+   */
+  sample(positive: string, among?: readonly string[], drawn?: Uint8Array): string[] {
     const { perPositive } = this.options;
     if (this.recent.length === 0) return [];
     // Sized once: growing an empty array by pushes allocated about three times as much, per click.
     const out = new Array<string>(perPositive);
     let taken = 0;
     for (let attempt = 0; taken < perPositive && attempt < perPositive * 4; attempt++) {
-      const id = among === undefined ? this.draw() : (among[Math.floor(this.random() * among.length)] as string);
-      if (id !== positive) out[taken++] = id;
+      if (among === undefined) {
+        const id = this.draw();
+        if (id !== positive) out[taken++] = id;
+        continue;
+      }
+      const at = Math.floor(this.random() * among.length);
+      const id = among[at] as string;
+      if (id === positive) continue;
+      out[taken++] = id;
+      if (drawn !== undefined) drawn[at] = 1;
     }
     out.length = taken;
     return out;

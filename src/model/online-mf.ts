@@ -63,10 +63,6 @@ function noteClick(effects: BatchEffects, event: InteractionEvent): void {
   if ((clicked.get(event.itemId) ?? -Infinity) < event.ts) clicked.set(event.itemId, event.ts);
 }
 
-function pairKey(event: InteractionEvent): string {
-  return `${event.userId}\u0000${event.itemId}`;
-}
-
 /**
  * Incremental matrix factorization for implicit feedback: online BPR with an item bias. A click
  * is paired with the views the same user left unclicked in its batch (real negatives) where the
@@ -114,10 +110,16 @@ export class OnlineModel {
   plan(events: readonly InteractionEvent[]): BatchPlan {
     const users = new Set<string>();
     const items = new Set<string>();
-    const positives = new Set<string>();
-    for (const event of events) if (this.isPositive(event)) positives.add(pairKey(event));
+    // Items each user clicked in the batch, by user: no key string built per event.
+    const positives = new Map<string, Set<string>>();
+    for (const event of events) {
+      if (!this.isPositive(event)) continue;
+      const clicked = positives.get(event.userId);
+      if (clicked === undefined) positives.set(event.userId, new Set([event.itemId]));
+      else clicked.add(event.itemId);
+    }
 
-    const cancelled = events.map((e) => e.type === 'view' && positives.has(pairKey(e)));
+    const cancelled = events.map((e) => e.type === 'view' && positives.get(e.userId)?.has(e.itemId) === true);
     const views = new Map<string, number[]>();
     events.forEach((e, index) => {
       if (e.type !== 'view' || cancelled[index] === true) return;
@@ -136,6 +138,9 @@ export class OnlineModel {
       return !history && views.has(event.userId) ? 'views' : 'sampled';
     });
     const among = this.sampler.batchPool(learnsAgainst.filter((kind) => kind === 'sampled').length);
+    // A bounded batch draws its clicks' negatives (20 each) among a few hundred items: which of
+    // them were drawn is marked, and they join the batch's items once, after the loop.
+    const drawn = among === undefined ? undefined : new Uint8Array(among.length);
     const negatives = events.map((event, position) => {
       users.add(event.userId);
       items.add(event.itemId);
@@ -147,11 +152,12 @@ export class OnlineModel {
         realNegatives[position] = true;
         return real.map((index) => (events[index] as InteractionEvent).itemId);
       }
-      const sampled = this.sampler.sample(event.itemId, among);
-      for (const id of sampled) items.add(id);
+      const sampled = this.sampler.sample(event.itemId, among, drawn);
+      if (drawn === undefined) for (const id of sampled) items.add(id);
       if (!this.isHistory(event)) this.sampler.remember(event.itemId);
       return sampled;
     });
+    if (among !== undefined && drawn !== undefined) among.forEach((id, at) => drawn[at] === 1 && items.add(id));
     const [userIds, itemIds] = [[...users], [...items]];
     return { events, negatives, cancelled, paired, realNegatives, userIds, itemIds };
   }

@@ -117,6 +117,29 @@ describe('negative sampling', () => {
     expect(drawn.size).toBeGreaterThan(35);
   });
 
+  it('marks which places of the batch pool a click drew, and only those', () => {
+    const sampler = new NegativeSampler({ perPositive: 5, poolSize: 1000, uniformShare: 1, realWeight: 1, perBatch: 40 }, seededRandom(3));
+    for (let i = 0; i < 1000; i++) sampler.remember(`i${i}`);
+    const among = sampler.batchPool(100) as string[];
+    const marks = new Uint8Array(among.length);
+    const drawn = new Set<string>();
+    for (let i = 0; i < 4; i++) for (const id of sampler.sample(among[0] as string, among, marks)) drawn.add(id);
+    expect(drawn.size).toBeGreaterThan(5);
+    expect(among.filter((_, at) => marks[at] === 1).sort()).toEqual([...drawn].sort());
+  });
+
+  it("has a large batch read exactly its events' items and the negatives it drew", () => {
+    const model = new OnlineModel({ ...params, negatives: { ...params.negatives, perPositive: 5, perBatch: 30 } });
+    const warm: InteractionEvent[] = Array.from({ length: 200 }, (_, i) => ({ type: 'click', userId: `w${i}`, itemId: `p${i}`, ts: 1 }));
+    model.plan(warm);
+    const events: InteractionEvent[] = Array.from({ length: 12 }, (_, i) => ({ type: 'click', userId: `u${i}`, itemId: `x${i % 3}`, ts: 2 }));
+    const plan = model.plan(events);
+    const negatives = plan.negatives.flat();
+    expect(negatives.length).toBe(60);
+    expect(new Set(negatives).size).toBeLessThanOrEqual(30); // drawn among the batch's pool
+    expect(plan.itemIds.slice().sort()).toEqual([...new Set([...events.map((e) => e.itemId), ...negatives])].sort());
+  });
+
   it('never returns the positive itself and forgets the oldest distinct items', () => {
     const sampler = new NegativeSampler({ perPositive: 3, poolSize: 2, uniformShare: 1, realWeight: 1, perBatch: 0 }, seededRandom(1));
     for (const id of ['a', 'b', 'c']) sampler.remember(id);
