@@ -47,6 +47,14 @@ function nextOf(offset: string): string {
 }
 
 /**
+ * a >= b for offsets in decimal without leading zeros (as Kafka and the stores write them),
+ * without parsing: a longer one is larger, and of equal length they compare as text.
+ */
+export function offsetAtLeast(a: string, b: string): boolean {
+  return a.length === b.length ? a >= b : a.length > b.length;
+}
+
+/**
  * Applies chunks of one partition at a time: decode and validate, send the
  * rejects to the dead-letter sink, then apply the valid events and advance the
  * partition's offset in one state transaction. A chunk whose offsets are
@@ -83,7 +91,7 @@ export class BatchProcessor {
     await this.options.beforeChunk?.();
     const total: ChunkResult = { nextOffset: null, applied: 0, rejected: 0, skipped: 0 };
     const stored = await this.storedOffset(chunk.topic, chunk.partition);
-    const fresh = chunk.messages.filter((m) => stored === null || BigInt(m.offset) >= BigInt(stored));
+    const fresh = stored === null ? chunk.messages : chunk.messages.filter((m) => offsetAtLeast(m.offset, stored));
     total.skipped = chunk.messages.length - fresh.length;
     if (total.skipped > 0) this.options.metrics.eventsSkipped.inc({ reason: 'offset' }, total.skipped);
     total.nextOffset = stored;
@@ -140,7 +148,10 @@ export class BatchProcessor {
 
     this.recent.addAll(events.flatMap((e) => (e.eventId === undefined ? [] : [e.eventId])));
     if (events.length > 0) this.options.afterCommit?.(events);
-    for (const event of events) metrics.eventsConsumed.inc({ type: event.type });
+    // One increment per type, not per event: each labelled increment hashes its labels.
+    const perType = new Map<string, number>();
+    for (const event of events) perType.set(event.type, (perType.get(event.type) ?? 0) + 1);
+    for (const [type, count] of perType) metrics.eventsConsumed.inc({ type }, count);
     metrics.batchEvents.observe(events.length);
     if (effects !== undefined) metrics.eventLagSeconds.set((this.now() - effects.clock) / 1000);
     return { nextOffset, applied: events.length, rejected: letters.length, skipped: duplicates };

@@ -3,7 +3,7 @@
  * users a push brought back. Rows are aggregates of a batch's events and ride
  * in the analytics outbox with the batch id, like the per-item minutes.
  */
-import type { ItemMinuteRow } from '../analytics/aggregate.ts';
+import { KeyedRows, type ItemMinuteRow } from '../analytics/aggregate.ts';
 import type { InteractionEvent } from '../events/schema.ts';
 import { HISTORY_SOURCE } from '../model/online-mf.ts';
 import type { AnalyticsBatch } from '../state/store.ts';
@@ -24,22 +24,19 @@ export function isActivity(event: InteractionEvent): boolean {
   return event.type !== 'push_sent' && event.source !== HISTORY_SOURCE;
 }
 
+const newDayRow = (day: number, userId: string): UserDayRow => ({ day, userId, events: 0, pushOpens: 0 });
+
 /** Per-user, per-day activity of a batch, in a stable order. */
 export function userDayCounts(events: readonly InteractionEvent[]): UserDayRow[] {
-  const rows = new Map<string, UserDayRow>();
+  const rows = new KeyedRows<number, UserDayRow>();
   for (const event of events) {
     if (!isActivity(event)) continue;
     const day = Math.floor(event.ts / DAY_MS) * 86_400;
-    const key = `${day}\u0000${event.userId}`;
-    let row = rows.get(key);
-    if (row === undefined) {
-      row = { day, userId: event.userId, events: 0, pushOpens: 0 };
-      rows.set(key, row);
-    }
+    const row = rows.get(day, event.userId, newDayRow);
     if (event.type === 'push_open') row.pushOpens++;
     else row.events++;
   }
-  return [...rows.values()];
+  return rows.list;
 }
 
 /** The outbox entry of a batch: item minutes and, when analytics are on, user days. */

@@ -3,7 +3,9 @@ import { pino } from 'pino';
 import { createMetrics } from '../../src/metrics.ts';
 import { OnlineModel } from '../../src/model/online-mf.ts';
 import { DEFAULT_MODEL_PARAMS } from '../../src/model/params.ts';
-import { BatchProcessor } from '../../src/pipeline/processor.ts';
+import { BatchProcessor, offsetAtLeast } from '../../src/pipeline/processor.ts';
+import type { InteractionEvent } from '../../src/events/schema.ts';
+import { Registry } from 'prom-client';
 import type { DeadLetter, SourceMessage } from '../../src/pipeline/types.ts';
 import { MemoryStateStore } from '../../src/state/memory.ts';
 import { Subject } from 'rxjs';
@@ -21,14 +23,16 @@ function click(userId: string, itemId: string, ts = NOW - 1000, eventId?: string
   return { type: 'click', userId, itemId, ts, ...(eventId ? { eventId } : {}) };
 }
 
-function setup(maxEvents = 100) {
+function setupOptions(maxEvents = 100) {
   const store = new MemoryStateStore();
   const letters: DeadLetter[] = [];
   const committed: string[][] = [];
-  const processor = new BatchProcessor({
+  return {
     store,
+    letters,
+    committed,
     model: new OnlineModel({ ...DEFAULT_MODEL_PARAMS, dimensions: 4 }),
-    deadLetters: { send: async (l) => void letters.push(...l) },
+    deadLetters: { send: async (l: DeadLetter[]) => void letters.push(...l) },
     metrics: createMetrics(undefined, false),
     logger: pino({ level: 'silent' }),
     group: 'g',
@@ -37,9 +41,14 @@ function setup(maxEvents = 100) {
     maxFutureMs: 60_000,
     contentsTopic: 'contents',
     now: () => NOW,
-    afterCommit: (events) => void committed.push(events.map((e) => `${e.userId}>${e.itemId}`)),
-  });
-  return { store, letters, processor, committed };
+    afterCommit: (events: readonly InteractionEvent[]) => void committed.push(events.map((e) => `${e.userId}>${e.itemId}`)),
+  };
+}
+
+function setup(maxEvents = 100) {
+  const options = setupOptions(maxEvents);
+  const { store, letters, committed } = options;
+  return { store, letters, processor: new BatchProcessor(options), committed };
 }
 
 describe('batch processor', () => {
@@ -90,6 +99,36 @@ describe('batch processor', () => {
     expect(again).toEqual({ nextOffset: '3', applied: 1, rejected: 0, skipped: 2 });
     expect(await store.getItemCounts('i1')).toEqual({ views: 0, clicks: 1 });
     expect(await store.getItemCounts('i3')).toEqual({ views: 0, clicks: 1 });
+  });
+
+  it('compares offsets by value across lengths: a stored 10 skips 9 and keeps 10 and 11', async () => {
+    const { processor } = setup();
+    await processor.process({ topic: 'events', partition: 1, messages: [8, 9].map((o) => message(o, click('u1', `i${o}`))) });
+    const again = await processor.process({
+      topic: 'events',
+      partition: 1,
+      messages: [9, 10, 11, 100].map((o) => message(o, click('u1', `i${o}`))),
+    });
+    expect(again).toEqual({ nextOffset: '101', applied: 3, rejected: 0, skipped: 1 });
+    expect([offsetAtLeast('10', '9'), offsetAtLeast('9', '10'), offsetAtLeast('10', '10'), offsetAtLeast('19', '20')]).toEqual([true, false, true, false]);
+  });
+
+  it('counts consumed events per type', async () => {
+    const registry = new Registry();
+    const metrics = createMetrics(registry, false);
+    const processor = new BatchProcessor({ ...setupOptions(), metrics });
+    await processor.process({
+      topic: 'events',
+      partition: 0,
+      messages: [
+        message(0, click('u1', 'i1')),
+        message(1, { type: 'view', userId: 'u1', itemId: 'i2', ts: NOW - 1000 }),
+        message(2, click('u2', 'i1')),
+      ],
+    });
+    const text = await registry.metrics();
+    expect(text).toContain('freshet_events_consumed_total{type="click"} 2');
+    expect(text).toContain('freshet_events_consumed_total{type="view"} 1');
   });
 
   it('splits large chunks into transactions of at most maxEvents', async () => {

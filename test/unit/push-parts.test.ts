@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
+import { itemMinuteCounts } from '../../src/analytics/aggregate.ts';
 import { decodeOutbox, encodeOutbox, userDayCounts } from '../../src/push/activity.ts';
 import { centroid, cosine, orderAudience } from '../../src/push/audience.ts';
 import { beginStage, completeStage, newCampaign } from '../../src/push/campaign.ts';
@@ -95,6 +96,23 @@ describe('user activity rows', () => {
     ).toEqual([
       { day, userId: 'a', events: 2, pushOpens: 1 },
       { day: day + 86_400, userId: 'a', events: 1, pushOpens: 0 },
+    ]);
+  });
+
+  it('counts item views and clicks per minute, rows in the order first seen', () => {
+    const minute = Math.floor(T / 60_000) * 60;
+    expect(
+      itemMinuteCounts([
+        ev('click', 'a', T + 60_000, { itemId: 'x' }),
+        ev('view', 'a', T, { itemId: 'x' }),
+        ev('view', 'b', T + 1, { itemId: 'y' }),
+        ev('click', 'b', T + 2, { itemId: 'x' }),
+        ev('push_open', 'b', T + 3, { itemId: 'x' }),
+      ]),
+    ).toEqual([
+      { minute: minute + 60, itemId: 'x', views: 0, clicks: 1 },
+      { minute, itemId: 'x', views: 1, clicks: 1 },
+      { minute, itemId: 'y', views: 1, clicks: 0 },
     ]);
   });
 
