@@ -23,16 +23,18 @@ export class RecentIds {
     return this.ids.has(id);
   }
 
+  add(id: string): void {
+    const slot = this.inserted % this.capacity;
+    const leaving = this.ring[slot];
+    // The slot's id leaves unless it was added again since (a later insertion owns it).
+    if (leaving !== undefined && this.ids.get(leaving) === this.inserted - this.capacity) this.ids.delete(leaving);
+    this.ring[slot] = id;
+    this.ids.set(id, this.inserted);
+    this.inserted++;
+  }
+
   addAll(ids: Iterable<string>): void {
-    for (const id of ids) {
-      const slot = this.inserted % this.capacity;
-      const leaving = this.ring[slot];
-      // The slot's id leaves unless it was added again since (a later insertion owns it).
-      if (leaving !== undefined && this.ids.get(leaving) === this.inserted - this.capacity) this.ids.delete(leaving);
-      this.ring[slot] = id;
-      this.ids.set(id, this.inserted);
-      this.inserted++;
-    }
+    for (const id of ids) this.add(id);
   }
 
   get size(): number {

@@ -146,7 +146,7 @@ export class BatchProcessor {
       return { nextOffset, applied: 0, rejected: letters.length, skipped: duplicates };
     }
 
-    this.recent.addAll(events.flatMap((e) => (e.eventId === undefined ? [] : [e.eventId])));
+    for (const event of events) if (event.eventId !== undefined) this.recent.add(event.eventId);
     if (events.length > 0) this.options.afterCommit?.(events);
     // One increment per type, not per event: each labelled increment hashes its labels.
     const perType = new Map<string, number>();
