@@ -52,6 +52,16 @@ describe('real negatives', () => {
     expect(effects.counts.get('b')).toEqual({ views: 1, clicks: 1 });
   });
 
+  it("cancel a view only by the same user's click of the same item, whatever characters the ids hold", () => {
+    const model = new OnlineModel(params);
+    const plan = model.plan([
+      { type: 'view', userId: 'a\u0000b', itemId: 'c', ts: 1 },
+      { type: 'click', userId: 'a', itemId: 'b\u0000c', ts: 2 },
+      { type: 'view', userId: 'a', itemId: 'b\u0000c', ts: 3 },
+    ]);
+    expect(plan.cancelled).toEqual([false, false, true]);
+  });
+
   it('make the clicked item outrank the skipped ones for a new user after a few impressions', () => {
     const model = new OnlineModel(params);
     const s = state();
