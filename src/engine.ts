@@ -220,6 +220,10 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await push.start();
       flusher?.start();
       sweeper?.start();
+      if (embedded) {
+        const stored = await processor.storedOffset(embedded.topic, 0);
+        if (stored !== null) embedded.resumeAt(BigInt(stored));
+      }
       if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }), config.batch.concurrency);
       if (kafka && config.kafka) {
         const k = config.kafka;

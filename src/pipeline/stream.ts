@@ -133,6 +133,15 @@ export class EmbeddedSource {
     );
   }
 
+  /**
+   * Numbers the next events from `offset` on, never back: after a restart on a durable store,
+   * the offset stored with the state is where this input's numbering stands. Started from 0
+   * again, the events would carry offsets the store already holds and be skipped as replays.
+   */
+  resumeAt(offset: bigint): void {
+    if (offset > this.nextOffset) this.nextOffset = offset;
+  }
+
   /** The bound on queued events. */
   get capacity(): number {
     return this.maxPending;
