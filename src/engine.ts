@@ -171,6 +171,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       maxEvents: config.batch.maxEvents,
       maxMs: config.batch.maxMs,
       maxPending: config.maxPendingEvents,
+      storedOffset: () => processor.storedOffset('http', 0),
     });
     const source = embedded;
     intake = {
@@ -220,10 +221,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await push.start();
       flusher?.start();
       sweeper?.start();
-      if (embedded) {
-        const stored = await processor.storedOffset(embedded.topic, 0);
-        if (stored !== null) embedded.resumeAt(BigInt(stored));
-      }
+      await embedded?.resume();
       if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }), config.batch.concurrency);
       if (kafka && config.kafka) {
         const k = config.kafka;

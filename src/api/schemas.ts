@@ -45,7 +45,7 @@ export const errorSchema = (description: string): JsonSchema => ({
       {
         code: {
           type: 'string',
-          description: 'request_invalid, not_found, unauthorized, overloaded or internal',
+          description: 'request_invalid, not_found, unauthorized, overloaded, state_fenced or internal',
         },
         field: { type: 'string', description: 'The parameter or field at fault.' },
         message: { type: 'string' },

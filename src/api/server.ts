@@ -82,6 +82,10 @@ function errorReply(error: FastifyError): {
       body: { error: { code: 'request_invalid', field, message: error.message } },
     };
   }
+  if (error instanceof FreshetError && error.code === 'state_fenced') {
+    // Another engine advanced the state this request's events were numbered against: retryable.
+    return { status: 503, body: { error: { code: 'state_fenced', message: error.message } } };
+  }
   const status = error.statusCode ?? 500;
   const code = status >= 500 ? 'internal' : 'request_invalid';
   const body: Record<string, string> = { code };

@@ -13,6 +13,7 @@ import {
   timer,
   type Subscription,
 } from 'rxjs';
+import { FreshetError } from '../errors.ts';
 import type { InteractionEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import type { BatchProcessor } from './processor.ts';
@@ -81,6 +82,9 @@ export function applyWork(
   return { subscription, drained: done };
 }
 
+const FENCED_MESSAGE =
+  'events not applied: another engine advanced the stored offset of the HTTP input (run one engine per Redis prefix with HTTP input)';
+
 interface Submission {
   events: InteractionEvent[];
   resolve(): void;
@@ -95,14 +99,22 @@ export class EmbeddedSource {
   readonly topic: string;
   private readonly input = new Subject<Submission>();
   private nextOffset = 0n;
+  private readonly storedOffset: (() => Promise<string | null>) | undefined;
   private pending = 0;
   private readonly maxPending: number;
   readonly work$: Observable<Work>;
 
-  constructor(options: { topic: string; maxEvents: number; maxMs: number; maxPending: number; startOffset?: bigint }) {
+  constructor(options: {
+    topic: string;
+    maxEvents: number;
+    maxMs: number;
+    maxPending: number;
+    /** The offset stored with the state for this input's partition 0, where the numbering resumes. */
+    storedOffset?: () => Promise<string | null>;
+  }) {
     this.topic = options.topic;
     this.maxPending = options.maxPending;
-    this.nextOffset = options.startOffset ?? 0n;
+    this.storedOffset = options.storedOffset;
     this.work$ = this.input.pipe(
       bufferTime(options.maxMs, null, options.maxEvents),
       filter((batch) => batch.length > 0),
@@ -116,10 +128,20 @@ export class EmbeddedSource {
         );
         subscriber.next({
           chunk: { topic: this.topic, partition: 0, messages },
-          done: () => {
+          done: (result) => {
             this.pending -= messages.length;
-            for (const s of batch) s.resolve();
-            subscriber.complete();
+            if (result.nextOffset !== null) {
+              for (const s of batch) s.resolve();
+              subscriber.complete();
+              return;
+            }
+            // Fenced: another engine advanced this input's stored offset and nothing was applied.
+            // The next batch is numbered after that offset, or its events would be skipped as replays.
+            const fenced = new FreshetError('state_fenced', FENCED_MESSAGE, { retryable: true });
+            for (const s of batch) s.reject(fenced);
+            this.resume()
+              .catch(() => undefined)
+              .finally(() => subscriber.complete());
           },
           failed: (error) => {
             this.pending -= messages.length;
@@ -134,12 +156,13 @@ export class EmbeddedSource {
   }
 
   /**
-   * Numbers the next events from `offset` on, never back: after a restart on a durable store,
-   * the offset stored with the state is where this input's numbering stands. Started from 0
-   * again, the events would carry offsets the store already holds and be skipped as replays.
+   * Numbers the next events from the offset stored with the state when it is ahead (never
+   * back): on a durable store it outlives the process, and events numbered from 0 again would
+   * carry offsets the store already holds and be skipped as replays.
    */
-  resumeAt(offset: bigint): void {
-    if (offset > this.nextOffset) this.nextOffset = offset;
+  async resume(): Promise<void> {
+    const stored = await this.storedOffset?.();
+    if (stored !== undefined && stored !== null && BigInt(stored) > this.nextOffset) this.nextOffset = BigInt(stored);
   }
 
   /** The bound on queued events. */

@@ -40,4 +40,30 @@ describe.skipIf(url === undefined)('engine: HTTP input with Redis state across a
     expect(await run('second', 20)).toBe(20);
     expect(await client.hget(`${prefix}off`, 'embedded/http/0')).toBe('50');
   }, 30_000);
+
+  it('refuses, as retryable, the events of a batch that a second engine on the same state fenced, then applies again', async () => {
+    const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: url as string, REDIS_PREFIX: `${prefix}two:` };
+    const [a, b] = [createEngine(loadConfig(env), pino({ level: 'silent' })), createEngine(loadConfig(env), pino({ level: 'silent' }))];
+    await a.start();
+    await b.start();
+    try {
+      const post = (engine: typeof a, itemId: string) =>
+        engine.api.inject({ method: 'POST', url: '/v1/events', payload: JSON.stringify([{ type: 'click', userId: 'u', itemId, ts: Date.now() }]) });
+      // Each engine read the stored offset at its start; whichever writes second is fenced once.
+      expect((await post(a, 'a1')).statusCode).toBe(200);
+      const fenced = await post(b, 'b1');
+      expect(fenced.statusCode).toBe(503);
+      expect(fenced.json()).toMatchObject({ error: { code: 'state_fenced' } });
+      expect((await post(b, 'b2')).statusCode).toBe(200);
+      expect((await post(a, 'a2')).statusCode).toBe(503);
+      expect((await post(a, 'a3')).statusCode).toBe(200);
+      const clicks = async (id: string) => (await a.store.getItemCounts(id)).clicks;
+      const ids = ['a1', 'b1', 'b2', 'a2', 'a3'];
+      expect(await Promise.all(ids.map(clicks))).toEqual([1, 0, 1, 0, 1]);
+      expect(await client.hget(`${prefix}two:off`, 'embedded/http/0')).toBe('3');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  }, 30_000);
 });

@@ -9,7 +9,7 @@ import { Registry } from 'prom-client';
 import type { DeadLetter, SourceMessage } from '../../src/pipeline/types.ts';
 import { MemoryStateStore } from '../../src/state/memory.ts';
 import { Subject } from 'rxjs';
-import { applyWork, type Work } from '../../src/pipeline/stream.ts';
+import { EmbeddedSource, applyWork, type Work } from '../../src/pipeline/stream.ts';
 import type { ChunkResult } from '../../src/pipeline/types.ts';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -230,5 +230,23 @@ describe('batch processor', () => {
     expect(results.map((r) => r.nextOffset)).toEqual(['1', '1']);
     expect((await store.getItem('shared'))?.clicks).toBeCloseTo(2, 9);
     expect(await store.getItemCounts('shared')).toEqual({ views: 0, clicks: 2 });
+  });
+
+  it('fails the HTTP input submissions of a batch that another engine fenced, and resumes after the stored offset', async () => {
+    const options = setupOptions();
+    const processor = new BatchProcessor({ ...options, group: 'embedded' });
+    const source = new EmbeddedSource({ topic: 'http', maxEvents: 10, maxMs: 1, maxPending: 100, storedOffset: () => processor.storedOffset('http', 0) });
+    const { drained } = applyWork(source.work$, processor, pino({ level: 'silent' }));
+    await source.submit([{ type: 'click', userId: 'u1', itemId: 'i1', ts: NOW - 1000 }]);
+    // Another engine on the same store applies two events of the same input.
+    const other = new BatchProcessor({ ...setupOptions(), store: options.store, group: 'embedded' });
+    await other.process({ topic: 'http', partition: 0, messages: [message(1, click('u2', 'i2')), message(2, click('u2', 'i3'))] });
+    await expect(source.submit([{ type: 'click', userId: 'u3', itemId: 'i4', ts: NOW - 1000 }])).rejects.toMatchObject({ code: 'state_fenced' });
+    expect(await options.store.getItemCounts('i4')).toEqual({ views: 0, clicks: 0 });
+    await source.submit([{ type: 'click', userId: 'u3', itemId: 'i5', ts: NOW - 1000 }]);
+    expect(await options.store.getItemCounts('i5')).toEqual({ views: 0, clicks: 1 });
+    expect(await options.store.readOffset('embedded/http/0')).toBe('4');
+    source.close();
+    await drained;
   });
 });

@@ -91,7 +91,7 @@ export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
           },
           400: errorSchema('The body is missing or is not JSON.'),
           413: errorSchema('More valid events than the input bound (MAX_PENDING_EVENTS) holds: split the request.'),
-          503: errorSchema('The input queue is full; retry after the Retry-After header.'),
+          503: errorSchema('The input queue is full (retry after the Retry-After header), or another engine on the same state advanced the HTTP input (state_fenced: nothing applied; retry).'),
         },
       },
       config: {
