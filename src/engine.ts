@@ -221,7 +221,6 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await push.start();
       flusher?.start();
       sweeper?.start();
-      await embedded?.resume();
       if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }), config.batch.concurrency);
       if (kafka && config.kafka) {
         const k = config.kafka;

@@ -100,6 +100,8 @@ export class EmbeddedSource {
   private readonly input = new Subject<Submission>();
   private nextOffset = 0n;
   private readonly storedOffset: (() => Promise<string | null>) | undefined;
+  /** The stored offset is read before the next batch is numbered. */
+  private resumeDue: boolean;
   private pending = 0;
   private readonly maxPending: number;
   readonly work$: Observable<Work>;
@@ -115,54 +117,71 @@ export class EmbeddedSource {
     this.topic = options.topic;
     this.maxPending = options.maxPending;
     this.storedOffset = options.storedOffset;
+    this.resumeDue = options.storedOffset !== undefined;
     this.work$ = this.input.pipe(
       bufferTime(options.maxMs, null, options.maxEvents),
       filter((batch) => batch.length > 0),
-      concatMap((batch) => new Observable<Work>((subscriber) => {
-        const messages = batch.flatMap((s) =>
-          s.events.map((event) => ({
-            offset: (this.nextOffset++).toString(),
-            key: Buffer.from(event.userId),
-            value: Buffer.from(JSON.stringify(event)),
-          })),
-        );
-        subscriber.next({
-          chunk: { topic: this.topic, partition: 0, messages },
-          done: (result) => {
-            this.pending -= messages.length;
-            if (result.nextOffset !== null) {
-              for (const s of batch) s.resolve();
-              subscriber.complete();
-              return;
-            }
-            // Fenced: another engine advanced this input's stored offset and nothing was applied.
-            // The next batch is numbered after that offset, or its events would be skipped as replays.
-            const fenced = new FreshetError('state_fenced', FENCED_MESSAGE, { retryable: true });
-            for (const s of batch) s.reject(fenced);
-            this.resume()
-              .catch(() => undefined)
-              .finally(() => subscriber.complete());
-          },
-          failed: (error) => {
-            this.pending -= messages.length;
+      concatMap((batch) =>
+        defer(() => this.resumeIfDue()).pipe(
+          // The stored offset could not be read: this batch is refused, and the next one reads again.
+          catchError((error: unknown) => {
+            this.pending -= batch.reduce((sum, s) => sum + s.events.length, 0);
             for (const s of batch) s.reject(error);
-            subscriber.complete();
-          },
-          stale: () => false,
-          heartbeat: async () => {},
-        });
-      })),
+            return EMPTY;
+          }),
+          concatMap(() => this.handOver(batch)),
+        ),
+      ),
     );
   }
 
+  /** The batch as one chunk of work, its events numbered on from the last. */
+  private handOver(batch: Submission[]): Observable<Work> {
+    return new Observable<Work>((subscriber) => {
+      const messages = batch.flatMap((s) =>
+        s.events.map((event) => ({
+          offset: (this.nextOffset++).toString(),
+          key: Buffer.from(event.userId),
+          value: Buffer.from(JSON.stringify(event)),
+        })),
+      );
+      subscriber.next({
+        chunk: { topic: this.topic, partition: 0, messages },
+        done: (result) => {
+          this.pending -= messages.length;
+          if (result.nextOffset === null) {
+            // Fenced: another engine advanced this input's stored offset and nothing was applied.
+            // The next batch is numbered after that offset, or its events would be skipped as replays.
+            this.resumeDue = this.storedOffset !== undefined;
+            const fenced = new FreshetError('state_fenced', FENCED_MESSAGE, { retryable: true });
+            for (const s of batch) s.reject(fenced);
+          } else {
+            for (const s of batch) s.resolve();
+          }
+          subscriber.complete();
+        },
+        failed: (error) => {
+          this.pending -= messages.length;
+          for (const s of batch) s.reject(error);
+          subscriber.complete();
+        },
+        stale: () => false,
+        heartbeat: async () => {},
+      });
+    });
+  }
+
   /**
-   * Numbers the next events from the offset stored with the state when it is ahead (never
-   * back): on a durable store it outlives the process, and events numbered from 0 again would
-   * carry offsets the store already holds and be skipped as replays.
+   * Before the first batch, and after a fence: numbers the next events from the offset stored
+   * with the state when it is ahead (never back). On a durable store it outlives the process,
+   * and events numbered from 0 again would carry offsets the store already holds and be skipped
+   * as replays.
    */
-  async resume(): Promise<void> {
-    const stored = await this.storedOffset?.();
-    if (stored !== undefined && stored !== null && BigInt(stored) > this.nextOffset) this.nextOffset = BigInt(stored);
+  private async resumeIfDue(): Promise<void> {
+    if (!this.resumeDue || this.storedOffset === undefined) return;
+    const stored = await this.storedOffset();
+    if (stored !== null && BigInt(stored) > this.nextOffset) this.nextOffset = BigInt(stored);
+    this.resumeDue = false;
   }
 
   /** The bound on queued events. */

@@ -249,4 +249,24 @@ describe('batch processor', () => {
     source.close();
     await drained;
   });
+
+  it('refuses an HTTP input batch whose stored offset cannot be read, and reads it again for the next', async () => {
+    const options = setupOptions();
+    await new BatchProcessor({ ...options, group: 'embedded' }).process({ topic: 'http', partition: 0, messages: [0, 1, 2].map((o) => message(o, click('u0', `old${o}`))) });
+    const processor = new BatchProcessor({ ...options, group: 'embedded' });
+    let reads = 0;
+    const storedOffset = async () => {
+      if (reads++ === 0) throw new Error('store unavailable');
+      return processor.storedOffset('http', 0);
+    };
+    const source = new EmbeddedSource({ topic: 'http', maxEvents: 10, maxMs: 1, maxPending: 100, storedOffset });
+    const { drained } = applyWork(source.work$, processor, pino({ level: 'silent' }));
+    await expect(source.submit([{ type: 'click', userId: 'u1', itemId: 'i1', ts: NOW - 1000 }])).rejects.toThrow('store unavailable');
+    expect(source.full(100)).toBe(false); // the refused events no longer count against the bound
+    await source.submit([{ type: 'click', userId: 'u1', itemId: 'i2', ts: NOW - 1000 }]);
+    expect(await options.store.getItemCounts('i2')).toEqual({ views: 0, clicks: 1 });
+    expect(await options.store.readOffset('embedded/http/0')).toBe('4');
+    source.close();
+    await drained;
+  });
 });
