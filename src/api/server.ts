@@ -82,9 +82,9 @@ function errorReply(error: FastifyError): {
       body: { error: { code: 'request_invalid', field, message: error.message } },
     };
   }
-  if (error instanceof FreshetError && error.code === 'state_fenced') {
-    // Another engine advanced the state this request's events were numbered against: retryable.
-    return { status: 503, body: { error: { code: 'state_fenced', message: error.message } } };
+  if (error instanceof FreshetError && error.retryable) {
+    // The request did nothing and may succeed if sent again (another engine fenced its batch, say).
+    return { status: 503, body: { error: { code: error.code, message: error.message } } };
   }
   const status = error.statusCode ?? 500;
   const code = status >= 500 ? 'internal' : 'request_invalid';
