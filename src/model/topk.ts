@@ -42,9 +42,15 @@ export class TopK {
       .sort((a, b) => b.score - a.score);
   }
 
+  // Plain temporaries: a destructuring swap can allocate two arrays per call, and a scan of the
+  // bound index swaps often enough for that to be most of a request's garbage.
   private swap(a: number, b: number): void {
-    [this.ids[a], this.ids[b]] = [this.ids[b] as string, this.ids[a] as string];
-    [this.scores[a], this.scores[b]] = [this.scores[b] as number, this.scores[a] as number];
+    const id = this.ids[a] as string;
+    this.ids[a] = this.ids[b] as string;
+    this.ids[b] = id;
+    const score = this.scores[a] as number;
+    this.scores[a] = this.scores[b] as number;
+    this.scores[b] = score;
   }
 
   private siftUp(index: number): void {

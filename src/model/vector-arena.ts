@@ -99,8 +99,12 @@ export class VectorArena {
     for (let i = 0; i < found; i++) take(rows[i] as number, scores[i] as number);
   }
 
+  // A copy float by float: `scan` runs once per cell of the bound index, and a subarray to copy
+  // from would be one more object of garbage each time.
   private setQuery(query: Float32Array): void {
-    if (query.length < this.dimensions) throw new RangeError(`a query of ${query.length} floats for rows of ${this.dimensions}`);
-    this.query.set(query.subarray(0, this.dimensions));
+    const d = this.dimensions;
+    if (query.length < d) throw new RangeError(`a query of ${query.length} floats for rows of ${d}`);
+    const target = this.query;
+    for (let f = 0; f < d; f++) target[f] = query[f] as number;
   }
 }

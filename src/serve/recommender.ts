@@ -29,7 +29,12 @@ interface CachedAnswer {
   latestClicked: string | undefined;
   indexVersion: number;
   k: number;
-  items: Scored[];
+  /**
+   * The answer, best first, as two flat arrays rather than an object per item: tens of thousands
+   * of answers live in the old generation, and each object there lengthens every full collection.
+   */
+  ids: string[];
+  scores: number[];
 }
 
 /** Users whose last answer is kept; the oldest leaves first. */
@@ -91,7 +96,11 @@ export class Recommender {
       cached.indexVersion === this.index.version &&
       cached.k >= k
     ) {
-      return { items: cached.items.slice(0, k), coldStart: false };
+      const items: Scored[] = [];
+      for (let i = 0; i < k && i < cached.ids.length; i++) {
+        items.push({ id: cached.ids[i] as string, score: cached.scores[i] as number });
+      }
+      return { items, coldStart: false };
     }
 
     // The model's own ranking rule, the one `freshet evaluate` measures, over every item
@@ -107,7 +116,8 @@ export class Recommender {
       latestClicked: clicked[0],
       indexVersion: this.index.version,
       k,
-      items,
+      ids: items.map((s) => s.id),
+      scores: items.map((s) => s.score),
     });
     if (this.answers.size > ANSWER_CACHE_USERS) this.answers.delete(this.answers.keys().next().value as string);
     return { items, coldStart: false };

@@ -35,4 +35,35 @@ describe('recommendation answer cache', () => {
     expect(await store.getClicked('u')).toEqual(['c', 'b']);
     expect(await ids()).toEqual(['a', 'd']);
   });
+
+  it('serves a smaller k from a kept answer: its best items, scores and all, not one more', async () => {
+    const store = new MemoryStateStore();
+    await store.commit({
+      partition: 'g/t/0',
+      expectedOffset: null,
+      nextOffset: '1',
+      effects: effects({
+        users: new Map([['u', { ts: 1, count: 1, vec: Float32Array.from([1, 0]) }]]),
+        items: new Map([['a', item(4, 0)], ['b', item(3, 0)], ['c', item(2, 0)], ['d', item(1, 0)]]),
+      }),
+      analytics: undefined,
+    });
+    const params = { ...DEFAULT_MODEL_PARAMS, dimensions: 2 };
+    const index = new ItemIndex(store, 2, Date.now, undefined, Infinity, 0);
+    const recommender = new Recommender(store, index, params, 0);
+    const four = (await recommender.recommend('u', 4)).items;
+    expect(four.map((s) => s.id)).toEqual(['a', 'b', 'c', 'd']);
+    // Ranking again would find the same items: the answer must come from the kept one.
+    const rank = index.rank.bind(index);
+    let ranked = 0;
+    index.rank = (...args) => {
+      ranked++;
+      return rank(...args);
+    };
+    const two = (await recommender.recommend('u', 2)).items;
+    expect(ranked).toBe(0);
+    expect(two).toEqual(four.slice(0, 2));
+    expect((await recommender.recommend('u', 4)).items).toEqual(four);
+    expect(ranked).toBe(0);
+  });
 });
