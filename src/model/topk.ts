@@ -42,8 +42,8 @@ export class TopK {
       .sort((a, b) => b.score - a.score);
   }
 
-  // Plain temporaries: a destructuring swap can allocate two arrays per call, and a scan of the
-  // bound index swaps often enough for that to be most of a request's garbage.
+  // Plain temporaries: a destructuring swap can allocate two arrays per call, which was about a
+  // twentieth of the bytes a recommendation request allocated.
   private swap(a: number, b: number): void {
     const id = this.ids[a] as string;
     this.ids[a] = this.ids[b] as string;
