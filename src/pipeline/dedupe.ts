@@ -33,10 +33,6 @@ export class RecentIds {
     this.inserted++;
   }
 
-  addAll(ids: Iterable<string>): void {
-    for (const id of ids) this.add(id);
-  }
-
   get size(): number {
     return this.ids.size;
   }
