@@ -125,8 +125,7 @@ export class EmbeddedSource {
         defer(() => this.resumeIfDue()).pipe(
           // The stored offset could not be read: this batch is refused, and the next one reads again.
           catchError((error: unknown) => {
-            this.pending -= batch.reduce((sum, s) => sum + s.events.length, 0);
-            for (const s of batch) s.reject(error);
+            this.settle(batch, { error });
             return EMPTY;
           }),
           concatMap(() => this.handOver(batch)),
@@ -148,27 +147,33 @@ export class EmbeddedSource {
       subscriber.next({
         chunk: { topic: this.topic, partition: 0, messages },
         done: (result) => {
-          this.pending -= messages.length;
           if (result.nextOffset === null) {
             // Fenced: another engine advanced this input's stored offset and nothing was applied.
             // The next batch is numbered after that offset, or its events would be skipped as replays.
             this.resumeDue = this.storedOffset !== undefined;
-            const fenced = new FreshetError('state_fenced', FENCED_MESSAGE, { retryable: true });
-            for (const s of batch) s.reject(fenced);
+            this.settle(batch, { error: new FreshetError('state_fenced', FENCED_MESSAGE, { retryable: true }) });
           } else {
-            for (const s of batch) s.resolve();
+            this.settle(batch);
           }
           subscriber.complete();
         },
         failed: (error) => {
-          this.pending -= messages.length;
-          for (const s of batch) s.reject(error);
+          this.settle(batch, { error });
           subscriber.complete();
         },
         stale: () => false,
         heartbeat: async () => {},
       });
     });
+  }
+
+  /** Frees a batch's room in the queue and answers its submitters: done, or refused with `failure.error`. */
+  private settle(batch: Submission[], failure?: { error: unknown }): void {
+    for (const s of batch) {
+      this.pending -= s.events.length;
+      if (failure === undefined) s.resolve();
+      else s.reject(failure.error);
+    }
   }
 
   /**
