@@ -157,7 +157,9 @@ export class OnlineModel {
       if (!this.isHistory(event)) this.sampler.remember(event.itemId);
       return sampled;
     });
-    if (among !== undefined && drawn !== undefined) among.forEach((id, at) => drawn[at] === 1 && items.add(id));
+    if (among !== undefined && drawn !== undefined) {
+      for (let at = 0; at < among.length; at++) if (drawn[at] === 1) items.add(among[at] as string);
+    }
     const [userIds, itemIds] = [[...users], [...items]];
     return { events, negatives, cancelled, paired, realNegatives, userIds, itemIds };
   }
