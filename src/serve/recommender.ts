@@ -5,6 +5,7 @@ import type { Scored } from '../model/topk.ts';
 import type { StateStore } from '../state/store.ts';
 import type { ItemIndex } from './item-index.ts';
 import { similarToItems } from '../scenarios/similar.ts';
+import { AnswerCache, NO_ROW, type AnswerBasis } from './answer-cache.ts';
 
 export interface Recommendations {
   items: Scored[];
@@ -20,25 +21,9 @@ export interface ItemStats {
   decayed: { views: number; clicks: number; ctr: number | null; asOf: string | null };
 }
 
-/** A user's answer, valid while neither the user nor the item index has changed. */
-interface CachedAnswer {
-  userTs: number;
-  userCount: number;
-  /** How many clicked items were excluded, and the latest of them (the count stops at the cap). */
-  clicked: number;
-  latestClicked: string | undefined;
-  indexVersion: number;
-  k: number;
-  /**
-   * The answer, best first, as two flat arrays rather than an object per item: tens of thousands
-   * of answers live in the old generation, and each object there lengthens every full collection.
-   */
-  ids: string[];
-  scores: number[];
-}
-
-/** Users whose last answer is kept; the oldest leaves first. */
+/** Users whose last answer is kept, and the longest answer kept (a longer one is ranked each time). */
 const ANSWER_CACHE_USERS = 50_000;
+const ANSWER_CACHE_WIDTH = 32;
 
 /**
  * Recommendations scored at request time from the state, never precomputed.
@@ -46,7 +31,7 @@ const ANSWER_CACHE_USERS = 50_000;
  * record, same clicked items (their number and the latest), same item index version.
  */
 export class Recommender {
-  private readonly answers = new Map<string, CachedAnswer>();
+  private readonly answers = new AnswerCache(ANSWER_CACHE_USERS, ANSWER_CACHE_WIDTH);
   private readonly store: StateStore;
   private readonly index: ItemIndex;
   private readonly scorer: Scorer;
@@ -59,6 +44,9 @@ export class Recommender {
    * waited for (the sample runs while a batch waits to be applied).
    */
   private readonly background: boolean;
+
+  private readonly idOf = (row: number): string => this.index.ids[row] as string;
+  private readonly rowOf = (id: string): number | undefined => this.index.position(id);
 
   constructor(store: StateStore, index: ItemIndex, params: ModelParams, maxStalenessMs = 100, background = false) {
     this.background = background;
@@ -86,40 +74,22 @@ export class Recommender {
       return { items, coldStart: true };
     }
 
-    const cached = this.answers.get(userId);
-    if (
-      cached !== undefined &&
-      cached.userTs === user.ts &&
-      cached.userCount === user.count &&
-      cached.clicked === exclude.size &&
-      cached.latestClicked === clicked[0] &&
-      cached.indexVersion === this.index.version &&
-      cached.k >= k
-    ) {
-      const items: Scored[] = [];
-      for (let i = 0; i < k && i < cached.ids.length; i++) {
-        items.push({ id: cached.ids[i] as string, score: cached.scores[i] as number });
-      }
-      return { items, coldStart: false };
-    }
+    const latest = clicked[0];
+    const latestClickedRow = latest === undefined ? NO_ROW : this.index.position(latest);
+    // A latest clicked item outside the index has no row to compare by: such answers are not kept.
+    const basis: AnswerBasis | undefined =
+      latestClickedRow === undefined
+        ? undefined
+        : { userTs: user.ts, userCount: user.count, clicked: exclude.size, latestClickedRow, indexVersion: this.index.version };
+    const kept = basis === undefined ? undefined : this.answers.get(userId, basis, k, this.idOf);
+    if (kept !== undefined) return { items: kept, coldStart: false };
 
     // The model's own ranking rule, the one `freshet evaluate` measures, over every item
     // (through the bound index, which skips only items that cannot make the top k).
     const aged = this.index.agedBiases(this.scorer);
     const items = this.index.rank(this.scorer, user.vec, aged, k, exclude);
 
-    this.answers.delete(userId);
-    this.answers.set(userId, {
-      userTs: user.ts,
-      userCount: user.count,
-      clicked: exclude.size,
-      latestClicked: clicked[0],
-      indexVersion: this.index.version,
-      k,
-      ids: items.map((s) => s.id),
-      scores: items.map((s) => s.score),
-    });
-    if (this.answers.size > ANSWER_CACHE_USERS) this.answers.delete(this.answers.keys().next().value as string);
+    if (basis !== undefined) this.answers.set(userId, basis, k, items, this.rowOf);
     return { items, coldStart: false };
   }
 
