@@ -21,8 +21,9 @@ export interface ItemStats {
   decayed: { views: number; clicks: number; ctr: number | null; asOf: string | null };
 }
 
-/** Users whose last answer is kept, and the longest answer kept (a longer one is ranked each time). */
+/** Users whose last answer is kept. */
 const ANSWER_CACHE_USERS = 50_000;
+/** Items in the longest answer kept: a longer one is ranked each time. */
 const ANSWER_CACHE_WIDTH = 32;
 
 /**
