@@ -278,8 +278,8 @@ export class CachedStateStore implements StateStore {
     return this.inner.itemsChangedSince(seq);
   }
 
-  pendingAnalytics(limit: number): Promise<AnalyticsBatch[]> {
-    return this.inner.pendingAnalytics(limit);
+  pendingAnalytics(limit: number, maxRows?: number): Promise<AnalyticsBatch[]> {
+    return this.inner.pendingAnalytics(limit, maxRows);
   }
 
   pendingAnalyticsCount(): Promise<number> {

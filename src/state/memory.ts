@@ -5,6 +5,7 @@ import type { ItemRecord, UserRecord } from '../model/records.ts';
 import type { Scored } from '../model/topk.ts';
 import { MemoryPushLedger } from '../push/ledger.ts';
 import {
+  analyticsRows,
   CLICKED_MAX_ITEMS,
   TRENDING_CAP,
   type AnalyticsBatch,
@@ -165,8 +166,15 @@ export class MemoryStateStore implements StateStore {
     return { seq: this.seq, items };
   }
 
-  async pendingAnalytics(limit: number): Promise<AnalyticsBatch[]> {
-    return [...this.outbox.values()].slice(0, limit);
+  async pendingAnalytics(limit: number, maxRows = Number.POSITIVE_INFINITY): Promise<AnalyticsBatch[]> {
+    const out: AnalyticsBatch[] = [];
+    let rows = 0;
+    for (const batch of this.outbox.values()) {
+      if (out.length >= limit || rows >= maxRows) break;
+      out.push(batch);
+      rows += analyticsRows(batch);
+    }
+    return out;
   }
 
   async pendingAnalyticsCount(): Promise<number> {

@@ -22,6 +22,7 @@ import { decodeOutbox, encodeOutbox } from '../push/activity.ts';
 import { tallyArgs } from '../push/tally.ts';
 import { LUA_UNPACK_IDS, Packer } from './packed.ts';
 import {
+  analyticsRows,
   CLICKED_MAX_ITEMS,
   TRENDING_CAP,
   type AnalyticsBatch,
@@ -35,6 +36,8 @@ import { LUA_SWEEP_ITEMS, SWEEP_LIMIT, SWEEP_SCRIPT } from './sweep.ts';
 const COMMIT_SCRIPT = LUA_UNPACK_IDS + LUA_SWEEP_ITEMS + readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
 /** Keys per MGET: large enough to amortize round trips, small enough not to stall Redis. */
 const MGET_CHUNK = 1000;
+/** Outbox entries asked for per HSCAN. */
+const OUTBOX_SCAN_COUNT = 64;
 
 /**
  * A read of many keys as commands of MGET_CHUNK keys each, all sent at once: they leave in one
@@ -366,16 +369,21 @@ export class RedisStateStore implements StateStore {
     return { seq: latest, items };
   }
 
-  async pendingAnalytics(limit: number): Promise<AnalyticsBatch[]> {
+  async pendingAnalytics(limit: number, maxRows = Number.POSITIVE_INFINITY): Promise<AnalyticsBatch[]> {
     const out: AnalyticsBatch[] = [];
+    let rows = 0;
     let cursor = '0';
     do {
-      const [next, flat] = await this.client.hscan(`${this.prefix}outbox`, cursor, 'COUNT', limit);
-      for (let i = 0; i + 1 < flat.length && out.length < limit; i += 2) {
-        out.push(decodeOutbox(flat[i] as string, flat[i + 1] as string));
+      // A few entries a reply: a backlog batch's entry holds thousands of rows.
+      const count = Math.min(limit - out.length, OUTBOX_SCAN_COUNT);
+      const [next, flat] = await this.client.hscan(`${this.prefix}outbox`, cursor, 'COUNT', count);
+      for (let i = 0; i + 1 < flat.length && out.length < limit && rows < maxRows; i += 2) {
+        const batch = decodeOutbox(flat[i] as string, flat[i + 1] as string);
+        out.push(batch);
+        rows += analyticsRows(batch);
       }
       cursor = next;
-    } while (cursor !== '0' && out.length < limit);
+    } while (cursor !== '0' && out.length < limit && rows < maxRows);
     return out;
   }
 

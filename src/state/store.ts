@@ -15,6 +15,11 @@ export interface AnalyticsBatch {
   users?: UserDayRow[];
 }
 
+/** The rows a batch adds to the analytics store, item and user rows together. */
+export function analyticsRows(batch: AnalyticsBatch): number {
+  return batch.rows.length + (batch.users?.length ?? 0);
+}
+
 /** All that one batch changes, written atomically together with its partition's next offset. */
 export interface BatchCommit {
   /** The input partition the batch came from, e.g. "freshet/events/3" (group/topic/partition). */
@@ -89,8 +94,11 @@ export interface StateStore {
   clock(): Promise<number>;
   itemsChangedSince(seq: number): Promise<ItemChanges>;
 
-  /** Oldest analytics batches not yet acknowledged. */
-  pendingAnalytics(limit: number): Promise<AnalyticsBatch[]>;
+  /**
+   * Analytics batches not yet acknowledged: at most `limit`, and no more once those read hold
+   * `maxRows` rows (item and user rows together; the batch that reaches it is included).
+   */
+  pendingAnalytics(limit: number, maxRows?: number): Promise<AnalyticsBatch[]>;
   pendingAnalyticsCount(): Promise<number>;
   ackAnalytics(batchIds: readonly string[]): Promise<void>;
 

@@ -343,5 +343,33 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       await store.ackAnalytics(['t/0/0-9']);
       expect(await store.pendingAnalyticsCount()).toBe(0);
     });
+
+    it('reads pending analytics batches up to a count, and up to a number of item and user rows', async () => {
+      const ids = ['an/0', 'an/1', 'an/2'];
+      for (const [at, batchId] of ids.entries()) {
+        const ok = await store.commit({
+          partition: 'g/an/0',
+          expectedOffset: at === 0 ? null : String(at),
+          nextOffset: String(at + 1),
+          effects: effects({ clock: 4000 }),
+          // Two rows each: one item row and one user row.
+          analytics: {
+            batchId,
+            rows: [{ minute: 60, itemId: `i${at}`, views: 1, clicks: 0 }],
+            users: [{ day: 0, userId: `u${at}`, events: 1, pushOpens: 0 }],
+          },
+        });
+        expect(ok).toBe(true);
+      }
+      expect((await store.pendingAnalytics(10)).map((b) => b.batchId).sort()).toEqual(ids);
+      expect(await store.pendingAnalytics(2)).toHaveLength(2);
+      // The batch that reaches the rows is the last one read.
+      expect(await store.pendingAnalytics(10, 2)).toHaveLength(1);
+      expect(await store.pendingAnalytics(10, 3)).toHaveLength(2);
+      expect(await store.pendingAnalytics(10, 4)).toHaveLength(2);
+      expect(await store.pendingAnalytics(1, 6)).toHaveLength(1);
+      await store.ackAnalytics(ids);
+      expect(await store.pendingAnalyticsCount()).toBe(0);
+    });
   });
 }
