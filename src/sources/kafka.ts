@@ -43,6 +43,12 @@ const REJOIN_ERRORS = new Set([
 const CRASH_RESTART_MS = 5_000;
 /** How often a chunk the pipeline holds beats; kafkajs sends one per heartbeatInterval at most. */
 const HELD_HEARTBEAT_MS = 1_000;
+/**
+ * Least time from the start of one Kafka offset commit of a partition to the next. Under a steady
+ * trickle each small batch would commit, some 200 commits a second at 5,000 events/s, which the
+ * broker's group coordinator pays for while the state already holds every offset.
+ */
+const COMMIT_INTERVAL_MS = 100;
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -279,7 +285,8 @@ export class KafkaIngest implements DeadLetterSink {
    * only once every batch of the last fetch has returned, and an offset commit is a round trip to
    * the group coordinator. The stored offset is the one that counts (every join seeks to it), so
    * a commit still on its way when the partition moves costs nothing. One commit per partition is
-   * in flight at a time; offsets that arrive meanwhile collapse into the latest.
+   * in flight at a time, and the next starts COMMIT_INTERVAL_MS after it at the earliest; offsets
+   * that arrive meanwhile collapse into the latest.
    */
   private commitSoon(topic: string, partition: number, offset: string): void {
     const key = `${topic}|${partition}`;
@@ -294,7 +301,10 @@ export class KafkaIngest implements DeadLetterSink {
       let committed: string | undefined;
       while (entry.offset !== committed) {
         committed = entry.offset;
+        const started = performance.now();
         await this.commit(topic, partition, committed);
+        const wait = COMMIT_INTERVAL_MS - (performance.now() - started);
+        if (this.running && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
       this.pendingCommits.delete(key);
     })();

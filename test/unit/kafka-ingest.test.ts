@@ -124,4 +124,29 @@ describe('kafka ingest', () => {
     expect(stopped).toBe(true);
     expect(calls).toEqual(['0:5', '1:3', '0:12']);
   });
+
+  it('should start the next commit of a partition no sooner than 100 ms after the last one started, and not hold other partitions', async () => {
+    const source = ingest();
+    source.running = true;
+    const calls: string[] = [];
+    source.consumer.commitOffsets = async (offsets) => {
+      const [o] = offsets as Array<{ partition: number; offset: string }>;
+      calls.push(`${o?.partition}:${o?.offset}`);
+    };
+    source.consumer.disconnect = async () => {};
+    source.producer.disconnect = async () => {};
+
+    const started = performance.now();
+    source.commitSoon('events', 0, '1');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    source.commitSoon('events', 0, '2');
+    source.commitSoon('events', 0, '3');
+    source.commitSoon('events', 1, '7');
+    expect(calls).toEqual(['0:1', '1:7']);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(calls).toEqual(['0:1', '1:7']);
+    await vi.waitFor(() => expect(calls).toEqual(['0:1', '1:7', '0:3']));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(99);
+    await source.stop();
+  });
 });
