@@ -374,7 +374,7 @@ export class RedisStateStore implements StateStore {
     let rows = 0;
     let cursor = '0';
     do {
-      // A few entries a reply: a backlog batch's entry holds thousands of rows.
+      // Not the whole outbox in one reply: a backlog batch's entry holds thousands of rows.
       const count = Math.min(limit - out.length, OUTBOX_SCAN_COUNT);
       const [next, flat] = await this.client.hscan(`${this.prefix}outbox`, cursor, 'COUNT', count);
       for (let i = 0; i + 1 < flat.length && out.length < limit && rows < maxRows; i += 2) {
