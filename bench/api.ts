@@ -6,8 +6,9 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { decayFactor, decayRate } from '../src/model/decay.ts';
 import { DEFAULT_MODEL_PARAMS } from '../src/model/params.ts';
-import { decodeItem, decodeUser, type ItemRecord } from '../src/model/records.ts';
+import { clickedItems, decodeItem, decodeUser, type ItemRecord } from '../src/model/records.ts';
 import { TopK } from '../src/model/topk.ts';
+import { CLICKED_MAX_ITEMS } from '../src/state/store.ts';
 
 const run = promisify(execFile);
 
@@ -65,7 +66,8 @@ async function exactTopK(redis: Redis, prefix: string, index: Index, userId: str
   const buf = await redis.getBuffer(`${prefix}u:${userId}`);
   const user = buf ? decodeUser(buf, dimensions) : undefined;
   if (!user) return undefined;
-  const clicked = new Set(await redis.zrange(`${prefix}cl:${userId}`, 0, -1));
+  // The engine excludes the newest CLICKED_MAX_ITEMS (its default cap) of them.
+  const clicked = new Set(clickedItems(buf as Buffer, dimensions, CLICKED_MAX_ITEMS));
   const rate = decayRate(DEFAULT_MODEL_PARAMS.halfLifeMs.item);
   const top = new TopK(k);
   index.records.forEach((item, row) => {

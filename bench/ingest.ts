@@ -55,7 +55,8 @@ async function sampleIds(redis: Redis, pattern: string, prefixLength: number, co
 async function redisBytes(redis: Redis, prefix: string) {
   const users = await sampleIds(redis, `${prefix}u:*`, prefix.length + 2, 2000);
   const items = await sampleIds(redis, `${prefix}i:*`, prefix.length + 2, 2000);
-  const perUserKeys = await averageUsage(redis, users.map((id) => [`${prefix}u:${id}`, `${prefix}cl:${id}`]));
+  // A user's value holds its record and its clicked items.
+  const perUserKeys = await averageUsage(redis, users.map((id) => [`${prefix}u:${id}`]));
   // Every active user is also an entry of the push loop's active set.
   const activeCard = await redis.zcard(`${prefix}push:active`);
   const activeBytes = Number((await redis.memory('USAGE', `${prefix}push:active`)) ?? 0);

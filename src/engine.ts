@@ -154,8 +154,6 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     },
   });
 
-  // Clicked items of the earlier key layout are moved in the background after start.
-  let folding: Promise<unknown> | undefined;
   let stopping = false;
   let embedded: EmbeddedSource | undefined;
   let intake: EventIntake;
@@ -213,7 +211,9 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     async start() {
       await clickhouse?.migrate();
       if (store instanceof RedisStateStore) {
-        folding = foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping).catch(
+        // Before the first batch: a user whose value a batch writes in the current layout no longer
+        // reads a zset, so one folded after that write would not be read.
+        await foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping).catch(
           (err: unknown) => logger.warn({ err }, 'clicked items of the earlier layout not moved; the next start retries'),
         );
       }
@@ -238,6 +238,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       }
     },
     async stop() {
+      stopping = true;
       // Requests in flight finish. A connection still open half-way to the shutdown deadline is
       // a client that stalled mid-request (Node stops timing requests once its server closes).
       const cut = setTimeout(() => api.server.closeAllConnections(), Math.floor(config.shutdownTimeoutMs / 2));
@@ -256,8 +257,6 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await push.stop();
       await flusher?.stop();
       await sweeper?.stop();
-      stopping = true;
-      await folding;
       await sink.close();
       await store.close();
     },

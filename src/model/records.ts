@@ -120,9 +120,43 @@ export function encodeUser(record: UserRecord): Buffer {
   return buf;
 }
 
-/** Decodes a stored user record; a record of another dimension is treated as absent. */
+/**
+ * Bytes a stored user record is followed by before the user's clicked items, in the Redis store
+ * (src/state/commit.lua): a format byte (USER_CLICKED_FORMAT), the record's dimension (uint16)
+ * and the number of items (uint32). The dimension tells a record of another one apart.
+ */
+export const USER_CLICKED_HEADER_BYTES = 7;
+export const USER_CLICKED_FORMAT = 1;
+
+/** True when a stored user value holds a record of this dimension followed by its clicked items. */
+export function hasClickedItems(buf: Buffer, dimensions: number): boolean {
+  const at = userBytes(dimensions);
+  return buf.length >= at + USER_CLICKED_HEADER_BYTES && buf[at] === USER_CLICKED_FORMAT && buf.readUInt16LE(at + 1) === dimensions;
+}
+
+/**
+ * The clicked items that follow a stored user record, newest first, at most `max`; undefined
+ * for a value without them (a bare record, or one of another dimension).
+ */
+export function clickedItems(buf: Buffer, dimensions: number, max = Number.POSITIVE_INFINITY): string[] | undefined {
+  if (!hasClickedItems(buf, dimensions)) return undefined;
+  const out: string[] = [];
+  // Each: the click time (double), the id's length (uint16), the id.
+  let at = userBytes(dimensions) + USER_CLICKED_HEADER_BYTES;
+  while (at + 10 <= buf.length && out.length < max) {
+    const length = buf.readUInt16LE(at + 8);
+    out.push(buf.toString('utf8', at + 10, at + 10 + length));
+    at += 10 + length;
+  }
+  return out;
+}
+
+/**
+ * Decodes a stored user record, alone or followed by its clicked items; a record of another
+ * dimension is treated as absent.
+ */
 export function decodeUser(buf: Buffer, dimensions: number, slab?: VectorSlab): UserRecord | undefined {
-  const header = decode(buf, USER_HEADER, dimensions);
+  const header = decode(hasClickedItems(buf, dimensions) ? buf.subarray(0, userBytes(dimensions)) : buf, USER_HEADER, dimensions);
   if (header === undefined) return undefined;
   return { ts: header[0] as number, count: header[1] as number, vec: vectorOf(buf, USER_HEADER, dimensions, slab) };
 }

@@ -1,6 +1,6 @@
 -- Applies one batch atomically: fence on the partition's stored offset, then
--- the offset, user and item records (with the items' exact counters), clicked
--- items, trending scores and the analytics outbox entry. ARGV layout is built by
+-- the offset, user records (with their clicked items) and item records (with
+-- their exact counters), trending scores and the analytics outbox entry. ARGV layout is built by
 -- RedisStateStore.commit.
 local p = ARGV[1]
 local field = ARGV[2]
@@ -42,20 +42,158 @@ end
 
 -- Packed arguments (src/state/packed.ts): ids(blob), defined there and put before
 -- this script, lists the ids of a packed argument.
-local userIds, userData = ids(ARGV[i]), ARGV[i + 1]
-i = i + 2
+-- Users: ids, records, and per user the number of items it clicked in the batch (uint32), the
+-- bytes they take (uint32), and those items, encoded as below.
+local userIds, userData, addedCounts, addedLengths, addedData = ids(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+i = i + 5
 local USER_BYTES = 16 + 4 * dims
-local users = {}
-for k, id in ipairs(userIds) do
-  users[#users + 1] = p .. 'u:' .. id
-  users[#users + 1] = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES)
+
+-- A user's clicked items live in its value, after the record: a format byte (1), the record's
+-- dimension (uint16), their number (uint32), then each item newest first (by click time; on a tie, the higher id by its bytes),
+-- as its latest click time (double), its id's length (uint16) and its id. A value that is the
+-- bare record is of the earlier layout, which kept the items in the zset P+cl:<user>.
+local CLICKED_FORMAT = 1
+-- Past the cap, a list is cut back to it only once it holds SLACK more: cutting it means
+-- walking it from the start, which a list at its cap would otherwise cost every batch.
+local SLACK = math.max(16, math.floor(clickedMax / 8))
+
+-- true when entry a (time, id) ranks before entry b: the later click, or on a tie the higher id
+-- by its bytes (Lua's own string order follows the server's locale, not the bytes).
+local function before(at, aid, bt, bid)
+  if at ~= bt then return at > bt end
+  for n = 1, math.min(#aid, #bid) do
+    local x, y = string.byte(aid, n), string.byte(bid, n)
+    if x ~= y then return x > y end
+  end
+  return #aid > #bid
 end
--- User records, in pairs key, value: each one's expiry restarts when it is written.
+
+local function entry(ts, id)
+  return struct.pack('<dH', ts, #id) .. id
+end
+
+-- All entries of an encoded list, as a table of { time, id }.
+local function parsed(list)
+  local out, pos = {}, 1
+  while pos <= #list do
+    local ts, len, at = struct.unpack('<dH', list, pos)
+    out[#out + 1] = { ts, string.sub(list, at, at + len - 1) }
+    pos = at + len
+  end
+  return out
+end
+
+-- The first `cap` entries of a list of `count`.
+local function cut(list, count, cap)
+  if count <= cap then return list, count end
+  local pos = 1
+  for _ = 1, cap do
+    local _, len, at = struct.unpack('<dH', list, pos)
+    pos = at + len
+  end
+  return string.sub(list, 1, pos - 1), cap
+end
+
+-- The stored entry of `id` in `list`, if any: its position, end and time. A plain search finds
+-- the length and id; a match counts only where an entry starts, which a walk from the front
+-- (where an item clicked again usually is) tells.
+local function find(list, id)
+  local needle = struct.pack('<H', #id) .. id
+  local from = 1
+  while true do
+    local hit = string.find(list, needle, from + 8, true)
+    if hit == nil then return nil end
+    local pos = 1
+    while pos + 8 < hit do
+      local _, len, at = struct.unpack('<dH', list, pos)
+      pos = at + len
+    end
+    if pos + 8 == hit then
+      return pos, hit + #needle - 1, (struct.unpack('<d', list, pos))
+    end
+    from = hit - 7
+  end
+end
+
+-- A list of `count` entries with a batch's `addedCount` merged in (they are in the list's
+-- order, and the cap was applied to them): the later time of an item clicked again, newest first.
+local function merged(list, count, added, addedCount)
+  if addedCount == 0 then return list, count end
+  if count == 0 then return added, addedCount end
+  local new = parsed(added)
+  local ordered = true
+  for _, e in ipairs(new) do
+    local pos, last, ts = find(list, e[2])
+    if pos then
+      list, count = string.sub(list, 1, pos - 1) .. string.sub(list, last + 1), count - 1
+      if ts > e[1] then e[1], ordered = ts, false end
+    end
+  end
+  local oldest = new[#new]
+  if ordered and count > 0 then
+    local ts, len, at = struct.unpack('<dH', list, 1)
+    ordered = before(oldest[1], oldest[2], ts, string.sub(list, at, at + len - 1))
+  end
+  if ordered then
+    list, count = added .. list, count + addedCount
+    -- (With no item found again, `added` is as it came; with one, only the list shrank.)
+  else
+    -- Late clicks: merged in order, the rare case.
+    local all = parsed(list)
+    for _, e in ipairs(new) do all[#all + 1] = e end
+    table.sort(all, function(a, b) return before(a[1], a[2], b[1], b[2]) end)
+    local parts = {}
+    for n, e in ipairs(all) do parts[n] = entry(e[1], e[2]) end
+    list, count = table.concat(parts), #all
+  end
+  if count > clickedMax + SLACK then return cut(list, count, clickedMax) end
+  return list, count
+end
+
+-- The clicked items stored with a user: their number and their entries. Of the earlier layout,
+-- they are read from its zset, which `folded` collects to be deleted.
+local function storedClicked(value, id, folded)
+  if value and #value >= USER_BYTES + 7 and string.byte(value, USER_BYTES + 1) == CLICKED_FORMAT
+    and struct.unpack('<H', value, USER_BYTES + 2) == dims then
+    return struct.unpack('<I4', value, USER_BYTES + 4), string.sub(value, USER_BYTES + 8)
+  end
+  if value and #value == USER_BYTES then
+    local key = p .. 'cl:' .. id
+    local flat = redis.call('ZREVRANGE', key, 0, clickedMax - 1, 'WITHSCORES')
+    local parts = {}
+    for n = 1, #flat, 2 do parts[#parts + 1] = entry(tonumber(flat[n + 1]), flat[n]) end
+    folded[#folded + 1] = key
+    return #parts, table.concat(parts)
+  end
+  -- None, or a record of another dimension: the user starts again from nothing.
+  return 0, ''
+end
+
+local userKeys = {}
+for k, id in ipairs(userIds) do userKeys[k] = p .. 'u:' .. id end
+local stored = {}
+for from = 1, #userKeys, CHUNK do
+  local values = redis.call('MGET', unpack(userKeys, from, math.min(from + CHUNK - 1, #userKeys)))
+  for n = 1, #values do stored[from + n - 1] = values[n] end
+end
+local users, folded, addedAt = {}, {}, 1
+for k, id in ipairs(userIds) do
+  local addedCount = struct.unpack('<I4', addedCounts, 4 * k - 3)
+  local addedLength = struct.unpack('<I4', addedLengths, 4 * k - 3)
+  local added = string.sub(addedData, addedAt, addedAt + addedLength - 1)
+  addedAt = addedAt + addedLength
+  local count, list = storedClicked(stored[k], id, folded)
+  list, count = merged(list, count, added, addedCount)
+  users[#users + 1] = userKeys[k]
+  users[#users + 1] = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES) .. struct.pack('<BHI4', CLICKED_FORMAT, dims, count) .. list
+end
+-- User values, in pairs key, value: each one's expiry restarts when it is written.
 if userTtl <= 0 then
   chunked('MSET', nil, users)
 else
   for k = 1, #users, 2 do redis.call('SET', users[k], users[k + 1], 'PX', userTtl) end
 end
+chunked('UNLINK', nil, folded)
 local function touch(key, ttl)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
@@ -186,24 +324,6 @@ if #itemIds > 0 then
   -- Items not written for itemTtl are swept, at most SWEEP_LIMIT a commit, oldest first
   -- (src/state/sweep.ts; an idle engine runs the same sweep on a timer).
   if itemTtl > 0 then sweepItems(p, seq - itemTtl, SWEEP_LIMIT) end
-end
-
--- Each clicking user, how many items they clicked, those items user after user, and each
--- one's latest click time: per user one ZADD (in chunks; GT keeps a later time already
--- stored), a trim to the newest clickedMax, and one expiry.
-local clickUsers, clickCounts, clickItems, clickTimes = ids(ARGV[i]), ARGV[i + 1], ids(ARGV[i + 2]), ARGV[i + 3]
-i = i + 4
-local click = 0
-for k, user in ipairs(clickUsers) do
-  local key, scored = p .. 'cl:' .. user, {}
-  for _ = 1, struct.unpack('<I4', clickCounts, (k - 1) * 4 + 1) do
-    click = click + 1
-    scored[#scored + 1] = struct.unpack('<d', clickTimes, 8 * click - 7)
-    scored[#scored + 1] = clickItems[click]
-  end
-  chunked('ZADD', key, scored, 'GT')
-  redis.call('ZREMRANGEBYRANK', key, 0, -(clickedMax + 1))
-  touch(key, userTtl)
 end
 
 chunked('ZADD', p .. 'trend', scores)

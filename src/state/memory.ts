@@ -6,7 +6,9 @@ import type { Scored } from '../model/topk.ts';
 import { MemoryPushLedger } from '../push/ledger.ts';
 import {
   analyticsRows,
+  checkClickers,
   CLICKED_MAX_ITEMS,
+  newestFirst,
   TRENDING_CAP,
   type AnalyticsBatch,
   type BatchCommit,
@@ -21,11 +23,6 @@ function copyUser(r: UserRecord): UserRecord {
 
 function copyItem(r: ItemRecord): ItemRecord {
   return { ...r, vec: r.vec.slice() };
-}
-
-/** Latest click first; on a tie the higher id first by UTF-8 bytes, the order Redis's ZREVRANGE gives. */
-function newestFirst(a: [string, number], b: [string, number]): number {
-  return b[1] - a[1] || Buffer.compare(Buffer.from(b[0]), Buffer.from(a[0]));
 }
 
 /**
@@ -73,6 +70,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async commit(batch: BatchCommit): Promise<boolean> {
+    checkClickers(batch.effects);
     if ((this.offsets.get(batch.partition) ?? null) !== batch.expectedOffset) return false;
     this.offsets.set(batch.partition, batch.nextOffset);
 

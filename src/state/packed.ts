@@ -55,6 +55,11 @@ export class Packer {
     this.length = fill(this.buf, this.length);
   }
 
+  /** Bytes packed so far. */
+  get size(): number {
+    return this.length;
+  }
+
   toBuffer(): Buffer {
     return this.buf.subarray(0, this.length);
   }

@@ -6,6 +6,7 @@ import type { BatchEffects, StateSnapshot } from '../model/online-mf.ts';
 import { addedCounts, movesTrending } from '../model/item-merge.ts';
 import {
   decodeItem,
+  clickedItems,
   decodeUser,
   VectorSlab,
   ITEM_HEADER_BYTES,
@@ -23,7 +24,9 @@ import { tallyArgs } from '../push/tally.ts';
 import { LUA_UNPACK_IDS, Packer } from './packed.ts';
 import {
   analyticsRows,
+  checkClickers,
   CLICKED_MAX_ITEMS,
+  newestFirst,
   TRENDING_CAP,
   type AnalyticsBatch,
   type BatchCommit,
@@ -75,14 +78,16 @@ export interface RedisStoreOptions {
 /**
  * State in Redis. Key layout under the prefix P:
  * P+off (hash partition -> next offset), P+u:<user> and P+i:<item> (binary
- * records; an item's is followed by a format byte and its exact view and click totals:
- * `ITEM_TOTALS_BYTES`), P+cl:<user> (zset clicked item ->
- * latest click time, ms; the newest `clickedMax` kept), P+trend (zset), P+iseq
+ * records; a user's is followed by its clicked items with their latest click times, newest
+ * first, at least the newest `clickedMax` (src/state/commit.lua); an item's by a format byte
+ * and its exact view and click totals: `ITEM_TOTALS_BYTES`), P+trend (zset), P+iseq
  * (zset item -> change sequence: the write time in ms, kept increasing), P+seq,
  * P+clock, P+outbox (hash batch id -> analytics rows as JSON), P+meta:<item> (content
  * event as JSON), P+pub (zset item -> publication time). An item record written by an
  * earlier version has no totals: they are in P+ic:<item> (hash views, clicks) until the
- * item's next write moves them into the record.
+ * item's next write moves them into the record. A user value of an earlier version is the bare
+ * record, its clicked items in P+cl:<user> (zset item -> latest click time) until the user's
+ * next write folds them into the value.
  *
  * Known gap: keys of one batch span hash slots, so Redis Cluster needs the
  * commit split per slot; this store targets a single primary.
@@ -214,9 +219,8 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * Users, items and clicks of a batch as a few packed arguments (src/state/packed.ts):
-   * user ids and records; decay rates, item ids, modes and item data; clicking user ids, their
-   * numbers of clicked items, those items user after user, and each one's latest click time.
+   * Users and items of a batch as a few packed arguments (src/state/packed.ts): user ids,
+   * records, and the items each clicked; decay rates, item ids, modes and item data.
    * Each item is its record, and two mode characters: 'r' (the record replaces), 'm' (merge:
    * the record is written if the stored one is still the one the batch read, see
    * src/model/item-merge.ts) or 'c' (merge, clicked in the batch); then '+' when the batch
@@ -226,14 +230,29 @@ export class RedisStateStore implements StateStore {
    */
   private packEffects(effects: BatchEffects | undefined): Array<string | Buffer | number> {
     const dims = this.dimensions;
+    checkClickers(effects);
     // Sized for the batch (ids of about 30 bytes), so that a small batch allocates little.
     const userCount = effects?.users.size ?? 0;
     const itemCount = effects?.items.size ?? 0;
     const userIds = new Packer(userCount * 32);
     const users = new Packer(userCount * userBytes(dims));
+    // Per user, the items it clicked in the batch in the stored order, at most the cap: their
+    // number, their bytes, and the items (time, id length, id; src/state/commit.lua).
+    const clickCounts = new Packer(userCount * 4);
+    const clickLengths = new Packer(userCount * 4);
+    const clicks = new Packer(1024);
     for (const [id, r] of effects?.users ?? []) {
       userIds.id(id);
       users.put(userBytes(dims), (buf, at) => writeUser(buf, at, r));
+      const clicked = effects?.clicked.get(id);
+      const entries = clicked === undefined ? [] : [...clicked].sort(newestFirst).slice(0, this.clickedMax);
+      const start = clicks.size;
+      for (const [item, ts] of entries) {
+        clicks.float64(ts);
+        clicks.id(item);
+      }
+      clickCounts.uint32(entries.length);
+      clickLengths.uint32(clicks.size - start);
     }
     const rates = effects?.rates ?? { item: 0, trending: 0 };
     const itemIds = new Packer(itemCount * 32);
@@ -269,22 +288,9 @@ export class RedisStateStore implements StateStore {
       const id = [...(effects?.counts.keys() ?? [])].find((counted) => !effects?.items.has(counted));
       throw new Error(`a batch counts views or clicks of item ${JSON.stringify(id)} but does not write it`);
     }
-    const clickUsers = new Packer((effects?.clicked.size ?? 0) * 32);
-    const clickCounts = new Packer((effects?.clicked.size ?? 0) * 4);
-    const clickItems = new Packer(1024);
-    const clickTimes = new Packer(256);
-    for (const [user, clicked] of effects?.clicked ?? []) {
-      clickUsers.id(user);
-      clickCounts.uint32(clicked.size);
-      for (const [item, ts] of clicked) {
-        clickItems.id(item);
-        clickTimes.float64(ts);
-      }
-    }
     return [
-      userIds.toBuffer(), users.toBuffer(),
+      userIds.toBuffer(), users.toBuffer(), clickCounts.toBuffer(), clickLengths.toBuffer(), clicks.toBuffer(),
       String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
-      clickUsers.toBuffer(), clickCounts.toBuffer(), clickItems.toBuffer(), clickTimes.toBuffer(),
     ];
   }
 
@@ -313,8 +319,12 @@ export class RedisStateStore implements StateStore {
   }
 
   async getClicked(userId: string): Promise<string[]> {
-    // A record kept under a larger cap is longer until the user's next click trims it.
-    return this.client.zrevrange(`${this.prefix}cl:${userId}`, 0, this.clickedMax - 1);
+    const buf = await this.client.getBuffer(`${this.prefix}u:${userId}`);
+    if (buf === null) return [];
+    // A bare record is of the earlier layout, whose zset the user's next write folds in.
+    if (buf.length === userBytes(this.dimensions)) return this.client.zrevrange(`${this.prefix}cl:${userId}`, 0, this.clickedMax - 1);
+    // A list may run past the cap (by the commit's slack, or kept under a larger one).
+    return clickedItems(buf, this.dimensions, this.clickedMax) ?? [];
   }
 
   async getContent(itemId: string): Promise<ContentEvent | undefined> {

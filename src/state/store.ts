@@ -106,6 +106,21 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+/** Clicked items as [id, click time], latest first; on a tie the higher id first by its UTF-8 bytes. */
+export function newestFirst(a: readonly [string, number], b: readonly [string, number]): number {
+  return b[1] - a[1] || Buffer.compare(Buffer.from(b[0]), Buffer.from(a[0]));
+}
+
+/**
+ * Throws unless the batch writes every user it records clicks of: a user's clicked items are
+ * kept with its record (in one value in Redis), so a click needs the record written with it.
+ */
+export function checkClickers(effects: BatchEffects | undefined): void {
+  for (const user of effects?.clicked.keys() ?? []) {
+    if (!effects?.users.has(user)) throw new Error(`a batch records clicks of user ${JSON.stringify(user)} but does not write the user`);
+  }
+}
+
 /** Clicked items remembered per user when the store is given no cap. */
 export const CLICKED_MAX_ITEMS = 500;
 

@@ -85,6 +85,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
         expectedOffset: null,
         nextOffset: '3',
         effects: effects({
+          users: new Map(['c1', 'c2', 'c3'].map((id) => [id, user(30, [1, 1, 1, 1])])),
           clicked: new Map([
             ['c1', new Map([['a', 20], ['b', 30]])],
             ['c2', new Map(many)],
@@ -108,7 +109,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
           partition: 'g/reclick/0',
           expectedOffset,
           nextOffset,
-          effects: effects({ clicked: new Map([['r1', new Map(clicks)]]) }),
+          effects: effects({ users: new Map([['r1', user(1, [1, 0, 0, 0])]]), clicked: new Map([['r1', new Map(clicks)]]) }),
           analytics: undefined,
         });
       expect(await commit('1', null, [['x', 3000], ['y', 1000], ['t2', 1500], ['t1', 1500]])).toBe(true);
@@ -119,6 +120,94 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect(await commit('3', '2', [['a\uFFFF', 9000], ['a\u{1F600}', 9000]])).toBe(true);
       expect((await store.getClicked('r1')).slice(0, 2)).toEqual(['a\u{1F600}', 'a\uFFFF']);
       expect(await store.getClicked('nobody')).toEqual([]);
+    });
+
+    it("keeps a user's clicked items when a later batch writes the user without clicks", async () => {
+      const commit = (nextOffset: string, expectedOffset: string | null, clicked: Map<string, Map<string, number>>) =>
+        store.commit({
+          partition: 'g/keep-clicks/0',
+          expectedOffset,
+          nextOffset,
+          effects: effects({ users: new Map([['k1', user(Number(nextOffset), [1, 2, 3, 4])]]), clicked }),
+          analytics: undefined,
+        });
+      expect(await commit('1', null, new Map([['k1', new Map([['a', 10], ['b', 20]])]]))).toBe(true);
+      expect(await commit('2', '1', new Map())).toBe(true);
+      expect(await store.getClicked('k1')).toEqual(['b', 'a']);
+      expect((await store.getUser('k1'))?.ts).toBe(2);
+      expect([...((await store.getUser('k1'))?.vec ?? [])]).toEqual([1, 2, 3, 4]);
+    });
+
+    it('refuses a batch that records clicks of a user it does not write, naming the user, and changes nothing', async () => {
+      const batch = {
+        partition: 'g/no-user/0',
+        expectedOffset: null,
+        nextOffset: '1',
+        effects: effects({ clicked: new Map([['ghost', new Map([['a', 1]])]]) }),
+        analytics: undefined,
+      };
+      await expect(store.commit(batch)).rejects.toThrow('a batch records clicks of user "ghost" but does not write the user');
+      expect(await store.readOffset('g/no-user/0')).toBeNull();
+      expect(await store.getClicked('ghost')).toEqual([]);
+    });
+
+    it('tells a clicked id apart from a longer one that holds it with its stored length before it', async () => {
+      // Stored, an item is its time, its id's length as two bytes, and its id: "\u0002\u0000ab" is
+      // how "ab" is stored after its time, and here it is also part of another id.
+      const inner = 'q\u0002\u0000abq';
+      const commit = (nextOffset: string, expectedOffset: string | null, clicks: Array<[string, number]>) =>
+        store.commit({
+          partition: 'g/inner/0',
+          expectedOffset,
+          nextOffset,
+          effects: effects({ users: new Map([['n1', user(1, [1, 0, 0, 0])]]), clicked: new Map([['n1', new Map(clicks)]]) }),
+          analytics: undefined,
+        });
+      expect(await commit('1', null, [[inner, 10], ['c', 5]])).toBe(true);
+      expect(await commit('2', '1', [['ab', 20]])).toBe(true);
+      expect(await store.getClicked('n1')).toEqual(['ab', inner, 'c']);
+      expect(await commit('3', '2', [['c', 30], [inner, 25]])).toBe(true);
+      expect(await store.getClicked('n1')).toEqual(['c', inner, 'ab']);
+    });
+
+    it('merges clicked items over many batches as one sorted list would: clicked again, late, tied, past the cap', async () => {
+      // A seeded stream of batches for one user: new items, items clicked again (earlier or
+      // later than before), clicks tied in time, and enough items to pass the cap and its slack.
+      let seed = 7;
+      const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+      const expected = new Map<string, number>();
+      let clock = 1_000;
+      let offset: string | null = null;
+      for (let b = 0; b < 80; b++) {
+        const clicks = new Map<string, number>();
+        for (let n = 0; n < 12; n++) {
+          const known = [...expected.keys()];
+          const again = known.length > 0 && random() < 0.3;
+          const id = again ? (known[Math.floor(random() * known.length)] as string) : `m${b}-${n}${random() < 0.1 ? '\u00e9' : ''}`;
+          // Mostly later than all before; sometimes late, sometimes tied with the batch's last.
+          const r = random();
+          const ts = r < 0.15 ? clock - Math.floor(random() * 5_000) : r < 0.3 ? clock : (clock += 1 + Math.floor(random() * 50));
+          clicks.set(id, Math.max(clicks.get(id) ?? -Infinity, ts));
+        }
+        for (const [id, ts] of clicks) expected.set(id, Math.max(expected.get(id) ?? -Infinity, ts));
+        const next = String(b + 1);
+        expect(await store.commit({
+          partition: 'g/merge/0',
+          expectedOffset: offset,
+          nextOffset: next,
+          effects: effects({ users: new Map([['m1', user(clock, [1, 0, 0, 0])]]), clicked: new Map([['m1', clicks]]) }),
+          analytics: undefined,
+        })).toBe(true);
+        offset = next;
+        const want = [...expected]
+          .sort((x, y) => y[1] - x[1] || Buffer.compare(Buffer.from(y[0]), Buffer.from(x[0])))
+          .slice(0, CLICKED_MAX_ITEMS)
+          .map(([id]) => id);
+        // Items that fell past the cap are forgotten: a later click brings them back as new.
+        for (const id of [...expected.keys()]) if (!want.includes(id)) expected.delete(id);
+        expect(await store.getClicked('m1')).toEqual(want);
+      }
+      expect(expected.size).toBe(CLICKED_MAX_ITEMS);
     });
 
     it('refuses a batch whose expected offset is stale (fencing)', async () => {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { encodeUser } from '../../src/model/records.ts';
 import { foldClickedLayout } from '../../src/state/migrate.ts';
 import { RedisStateStore } from '../../src/state/redis.ts';
 import { service, uniqueName } from '../support/services.ts';
@@ -28,6 +29,8 @@ describe.skipIf(url === undefined)('clicked items of the earlier layout', () => 
     // u5: a current key of another type, left alone.
     await redis.sadd(`${prefix}clk:u5`, 'k');
     await redis.set(`${prefix}cl:u5`, 'not a zset');
+    // Each with its model record, as that layout kept it: bare, the clicked items in keys of their own.
+    for (const u of ['u1', 'u2', 'u3', 'u4']) await redis.set(`${prefix}u:${u}`, encodeUser({ ts: 1, count: 1, vec: new Float32Array(4) }));
 
     const logger = pino({ level: 'silent' });
     expect(await foldClickedLayout(redis, prefix, 4, logger)).toBe(4);

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BatchEffects } from '../../src/model/online-mf.ts';
-import { encodeItem, ITEM_TOTALS_BYTES, itemBytes, type ItemRecord } from '../../src/model/records.ts';
+import { encodeItem, encodeUser, ITEM_TOTALS_BYTES, itemBytes, userBytes, type ItemRecord } from '../../src/model/records.ts';
 import { RedisStateStore } from '../../src/state/redis.ts';
 import { TRENDING_CAP } from '../../src/state/store.ts';
 import { stateStoreContract } from '../contract/state-store.ts';
@@ -110,6 +110,52 @@ describe.skipIf(url === undefined)('redis', () => {
     await Promise.all([wide.close(), narrow.close()]);
   });
 
+  it("reads clicked items of the earlier layout's zset, and folds them into the user's value at its next write", async () => {
+    const prefix = `${uniqueName('fold')}:`;
+    const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax: 3, ttl: { userMs: 60_000, itemMs: 0 } });
+    // As an earlier version left it: the bare record, the clicked items in a zset.
+    await store.client.set(`${prefix}u:old`, encodeUser({ ts: 500, count: 2, vec: Float32Array.from([1, 1, 1, 1]) }));
+    await store.client.zadd(`${prefix}cl:old`, 100, 'x', 300, 'y', 200, 'z', 50, 'w');
+    expect(await store.getClicked('old')).toEqual(['y', 'z', 'x']);
+    expect((await store.getUser('old'))?.count).toBe(2);
+    // A click of x again, later: it moves up; the oldest falls past the cap of 3.
+    const batch = effects('old', []);
+    batch.clicked = new Map([['old', new Map([['x', 400]])]]);
+    expect(await store.commit({ partition: 'g/fold/0', expectedOffset: null, nextOffset: '1', effects: batch, analytics: undefined })).toBe(true);
+    expect(await store.getClicked('old')).toEqual(['x', 'y', 'z']);
+    expect(await store.client.exists(`${prefix}cl:old`)).toBe(0);
+    const value = await store.client.getBuffer(`${prefix}u:old`);
+    expect(value?.length).toBeGreaterThan(userBytes(4));
+    expect(await store.client.pttl(`${prefix}u:old`)).toBeGreaterThan(50_000);
+    // A batch of the user without clicks keeps them.
+    expect(await store.commit({ partition: 'g/fold/0', expectedOffset: '1', nextOffset: '2', effects: effects('old', []), analytics: undefined })).toBe(true);
+    expect(await store.getClicked('old')).toEqual(['x', 'y', 'z']);
+    await store.close();
+  });
+
+  it('cuts a list past its cap back to the cap only once it holds the slack more', async () => {
+    const prefix = `${uniqueName('slack')}:`;
+    const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax: 20 });
+    // The slack at a cap of 20 is 16 (at least 16, else an eighth of the cap).
+    const stored = async () => (await store.client.getBuffer(`${prefix}u:s`))?.readUInt32LE(userBytes(4) + 3);
+    for (let b = 0; b < 5; b++) {
+      const batch = effects('s', []);
+      batch.clicked = new Map([['s', new Map(Array.from({ length: 8 }, (_, n) => [`b${b}-${n}`, b * 10 + n] as [string, number]))]]);
+      expect(await store.commit({ partition: 'g/slack/0', expectedOffset: b === 0 ? null : String(b), nextOffset: String(b + 1), effects: batch, analytics: undefined })).toBe(true);
+      expect(await store.getClicked('s')).toHaveLength(Math.min(20, 8 * (b + 1)));
+      expect((await store.getClicked('s'))[0]).toBe(`b${b}-7`);
+      // 8, 16, 24 and 32 stored (within 20 + 16); the fifth batch made 40: cut back to 20.
+      expect(await stored()).toBe([8, 16, 24, 32, 20][b]);
+    }
+    // A new user's batch of more than the cap is stored at the cap.
+    const many = effects('t', []);
+    many.clicked = new Map([['t', new Map(Array.from({ length: 100 }, (_, n) => [`t${n}`, n] as [string, number]))]]);
+    expect(await store.commit({ partition: 'g/slack/1', expectedOffset: null, nextOffset: '1', effects: many, analytics: undefined })).toBe(true);
+    expect((await store.client.getBuffer(`${prefix}u:t`))?.readUInt32LE(userBytes(4) + 3)).toBe(20);
+    expect((await store.getClicked('t'))[0]).toBe('t99');
+    await store.close();
+  });
+
   it("moves an item's totals from an earlier version's counter hash into its record at its next write", async () => {
     const prefix = `${uniqueName('totals')}:`;
     const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4 });
@@ -156,10 +202,13 @@ describe.skipIf(url === undefined)('redis', () => {
     it('gives per-user keys and content the configured time to live; item records and counters are swept instead', async () => {
       expect(await commit('g/t/0', 'u1', ['a', 'b'], ['a'])).toBe(true);
       const ttl = async (key: string) => store.client.pttl(`${prefix}${key}`);
-      for (const key of ['u:u1', 'cl:u1', 'push:stat:u1']) {
+      for (const key of ['u:u1', 'push:stat:u1']) {
         expect(await ttl(key)).toBeGreaterThan(50_000);
         expect(await ttl(key)).toBeLessThanOrEqual(60_000);
       }
+      // The clicked items are in the user's value, not in a key of their own.
+      expect(await store.getClicked('u1')).toEqual(['b', 'a']);
+      expect(await store.client.exists(`${prefix}cl:u1`)).toBe(0);
       expect(await ttl('meta:a')).toBeGreaterThan(0);
       expect(await ttl('meta:a')).toBeLessThanOrEqual(400);
       // Removed by a later commit's sweep of the change sequence (next test). The exact totals

@@ -5,7 +5,17 @@ import { trendingScore } from '../../src/model/item-merge.ts';
 import { OnlineModel, type StateSnapshot } from '../../src/model/online-mf.ts';
 import { DEFAULT_MODEL_PARAMS, type ModelParams } from '../../src/model/params.ts';
 import { seededRandom } from '../../src/model/random.ts';
-import { decodeItem, decodeUser, encodeItem, encodeUser, initialVector, VectorSlab } from '../../src/model/records.ts';
+import {
+  clickedItems,
+  decodeItem,
+  decodeUser,
+  encodeItem,
+  encodeUser,
+  initialVector,
+  USER_CLICKED_FORMAT,
+  USER_CLICKED_HEADER_BYTES,
+  VectorSlab,
+} from '../../src/model/records.ts';
 import { TopK } from '../../src/model/topk.ts';
 
 const HOUR = 3_600_000;
@@ -75,6 +85,33 @@ describe('records', () => {
     expect(decodeUser(encodeUser(user), 8, slab)).toEqual(user);
     (decoded[1]?.vec as Float32Array).fill(9);
     expect(decoded.map((r) => r?.vec[0] === 9)).toEqual([false, true, false, false, false]);
+  });
+
+  it("decode a user record followed by its clicked items, and only with the dimension written in them", () => {
+    const user = { ts: 5, count: 3, vec: initialVector('u', 8, 0.1, 1) };
+    const entry = (ts: number, id: string) => {
+      const bytes = Buffer.from(id);
+      const out = Buffer.alloc(10 + bytes.length);
+      out.writeDoubleLE(ts, 0);
+      out.writeUInt16LE(bytes.length, 8);
+      bytes.copy(out, 10);
+      return out;
+    };
+    const header = (dimensions: number, count: number) => {
+      const out = Buffer.alloc(USER_CLICKED_HEADER_BYTES);
+      out.writeUInt8(USER_CLICKED_FORMAT, 0);
+      out.writeUInt16LE(dimensions, 1);
+      out.writeUInt32LE(count, 3);
+      return out;
+    };
+    const value = Buffer.concat([encodeUser(user), header(8, 3), entry(30, 'ü-2'), entry(20, 'b'), entry(10, 'a')]);
+    expect(decodeUser(value, 8)).toEqual(user);
+    expect(clickedItems(value, 8)).toEqual(['ü-2', 'b', 'a']);
+    expect(clickedItems(value, 8, 2)).toEqual(['ü-2', 'b']);
+    // The bare record has none; a value written with another dimension is no record of this one.
+    expect(clickedItems(encodeUser(user), 8)).toBeUndefined();
+    expect(decodeUser(Buffer.concat([encodeUser(user), header(4, 0)]), 8)).toBeUndefined();
+    expect(clickedItems(Buffer.concat([encodeUser(user), header(4, 0)]), 8)).toBeUndefined();
   });
 
   it('start from the same vector for the same id and seed', () => {

@@ -30,8 +30,8 @@ describe('recommendation answer cache', () => {
     const recommender = new Recommender(store, index, params, 0);
     const ids = async () => (await recommender.recommend('u', 4)).items.map((s) => s.id);
     expect(await ids()).toEqual(['c', 'd']);
-    // A later click of c: still two clicked items (a is forgotten), and no change to the user record.
-    await commit(1, { clicked: new Map([['u', new Map([['c', 3]])]]) });
+    // A later click of c: still two clicked items (a is forgotten), and the same user record.
+    await commit(1, { users: new Map([['u', { ts: 1, count: 1, vec: Float32Array.from([1, 0]) }]]), clicked: new Map([['u', new Map([['c', 3]])]]) });
     expect(await store.getClicked('u')).toEqual(['c', 'b']);
     expect(await ids()).toEqual(['a', 'd']);
   });
