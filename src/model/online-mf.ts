@@ -185,6 +185,11 @@ export class OnlineModel {
       }
       effects.clock = Math.max(effects.clock, event.ts);
       this.count(event, item, effects);
+      if (event.type === 'click') {
+        // Whatever its weight: the clicked items are kept with the user's record, written with them.
+        this.touchUser(event.userId, event.ts, snapshot, effects);
+        noteClick(effects, event);
+      }
 
       const weight = this.params.weights[event.type];
       if (weight <= 0 || plan.cancelled[index] === true) return;
@@ -320,7 +325,6 @@ export class OnlineModel {
     }
     counts.clicks++;
     item.clicks += weight;
-    noteClick(effects, event);
   }
 
   private learnPositive(

@@ -17,6 +17,7 @@ import {
   VectorSlab,
 } from '../../src/model/records.ts';
 import { TopK } from '../../src/model/topk.ts';
+import { MemoryStateStore } from '../../src/state/memory.ts';
 
 const HOUR = 3_600_000;
 
@@ -122,6 +123,18 @@ describe('records', () => {
 
 describe('online model', () => {
   const params: ModelParams = { ...DEFAULT_MODEL_PARAMS, dimensions: 8, learningRate: 0.1 };
+
+  it('keeps a click among the clicked items with the user written, even at weight 0, and the store takes the batch', async () => {
+    const model = new OnlineModel({ ...params, weights: { ...params.weights, click: 0 } });
+    const events: InteractionEvent[] = [{ type: 'click', userId: 'z', itemId: 'i', ts: 5 }];
+    const effects = model.apply(model.plan(events), { users: new Map(), items: new Map() });
+    expect([...effects.clicked]).toEqual([['z', new Map([['i', 5]])]]);
+    // Not learned from: the user's vector is its start, and nothing counted.
+    expect(effects.users.get('z')?.count).toBe(0);
+    const store = new MemoryStateStore();
+    expect(await store.commit({ partition: 'g/t/0', expectedOffset: null, nextOffset: '1', effects, analytics: undefined })).toBe(true);
+    expect(await store.getClicked('z')).toEqual(['i']);
+  });
 
   it('learns two taste groups apart from clicks alone', () => {
     const model = new OnlineModel(params);
