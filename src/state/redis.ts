@@ -133,6 +133,8 @@ export class RedisStateStore implements StateStore {
   private readonly dimensions: number;
   private readonly ttl: { userMs: number; itemMs: number };
   private readonly clickedMax: number;
+  /** User values being read, by user, until the next microtask (see userValue). */
+  private readonly userReads = new Map<string, Promise<Buffer | null>>();
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
@@ -295,8 +297,23 @@ export class RedisStateStore implements StateStore {
   }
 
   async getUser(userId: string): Promise<UserRecord | undefined> {
-    const buf = await this.client.getBuffer(`${this.prefix}u:${userId}`);
+    const buf = await this.userValue(userId);
     return buf === null ? undefined : decodeUser(buf, this.dimensions);
+  }
+
+  /**
+   * A user's stored value. Reads of one user issued in the same run of code (a request's record
+   * and clicked items) share one GET: its record and its clicked items are one value, and a
+   * read issued at the same moment sees no other state. The next microtask forgets them.
+   */
+  private userValue(userId: string): Promise<Buffer | null> {
+    let read = this.userReads.get(userId);
+    if (read === undefined) {
+      if (this.userReads.size === 0) queueMicrotask(() => this.userReads.clear());
+      read = this.client.getBuffer(`${this.prefix}u:${userId}`);
+      this.userReads.set(userId, read);
+    }
+    return read;
   }
 
   async getItem(itemId: string): Promise<ItemRecord | undefined> {
@@ -319,7 +336,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async getClicked(userId: string): Promise<string[]> {
-    const buf = await this.client.getBuffer(`${this.prefix}u:${userId}`);
+    const buf = await this.userValue(userId);
     if (buf === null) return [];
     // A bare record is of the earlier layout, whose zset the user's next write folds in.
     if (buf.length === userBytes(this.dimensions)) return this.client.zrevrange(`${this.prefix}cl:${userId}`, 0, this.clickedMax - 1);

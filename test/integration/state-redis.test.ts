@@ -40,6 +40,21 @@ describe.skipIf(url === undefined)('redis', () => {
     expect([socket.writableCorked, socket.writableLength]).toEqual([0, 0]);
     expect((await user)?.count).toBe(1);
     expect((await clicked).sort()).toEqual(['a', 'b']);
+    // The record and the clicked items are one value: asked for together, they are read once.
+    const gets: string[] = [];
+    const getBuffer = store.client.getBuffer.bind(store.client);
+    store.client.getBuffer = ((key: string) => {
+      gets.push(key);
+      return getBuffer(key);
+    }) as typeof store.client.getBuffer;
+    const [again, againClicked] = await Promise.all([store.getUser('u'), store.getClicked('u'), store.getUser('nobody')]);
+    expect(again?.count).toBe(1);
+    expect(againClicked.sort()).toEqual(['a', 'b']);
+    expect(gets.map((key) => key.slice(key.lastIndexOf(':') + 1))).toEqual(['u', 'nobody']);
+    // A later read is a read of its own.
+    expect(await store.getClicked('u')).toHaveLength(2);
+    expect(gets).toHaveLength(3);
+    store.client.getBuffer = getBuffer;
     // Commands issued later, one at a time, still go out and are answered.
     expect(await store.getUser('nobody')).toBeUndefined();
     expect(await store.getClicked('u')).toHaveLength(2);
