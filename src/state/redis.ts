@@ -5,8 +5,8 @@ import type { Logger } from '../log.ts';
 import type { BatchEffects, StateSnapshot } from '../model/online-mf.ts';
 import { addedCounts, movesTrending } from '../model/item-merge.ts';
 import {
-  decodeItem,
   clickedItems,
+  decodeItem,
   decodeUser,
   VectorSlab,
   ITEM_HEADER_BYTES,
