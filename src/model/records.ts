@@ -122,16 +122,22 @@ export function encodeUser(record: UserRecord): Buffer {
 
 /**
  * Bytes a stored user record is followed by before the user's clicked items, in the Redis store
- * (src/state/commit.lua): a format byte (USER_CLICKED_FORMAT), the record's dimension (uint16)
- * and the number of items (uint32). The dimension tells a record of another one apart.
+ * (src/state/commit.lua): a format byte (USER_CLICKED_FORMAT), the record's dimension (uint16),
+ * the number of items (uint32) and their bytes (uint32). The dimension and the length tell a
+ * record of another dimension apart, whatever its floats hold.
  */
-export const USER_CLICKED_HEADER_BYTES = 7;
+export const USER_CLICKED_HEADER_BYTES = 11;
 export const USER_CLICKED_FORMAT = 1;
 
 /** True when a stored user value holds a record of this dimension followed by its clicked items. */
 export function hasClickedItems(buf: Buffer, dimensions: number): boolean {
   const at = userBytes(dimensions);
-  return buf.length >= at + USER_CLICKED_HEADER_BYTES && buf[at] === USER_CLICKED_FORMAT && buf.readUInt16LE(at + 1) === dimensions;
+  return (
+    buf.length >= at + USER_CLICKED_HEADER_BYTES &&
+    buf[at] === USER_CLICKED_FORMAT &&
+    buf.readUInt16LE(at + 1) === dimensions &&
+    buf.readUInt32LE(at + 7) === buf.length - at - USER_CLICKED_HEADER_BYTES
+  );
 }
 
 /**

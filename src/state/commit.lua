@@ -49,7 +49,7 @@ i = i + 5
 local USER_BYTES = 16 + 4 * dims
 
 -- A user's clicked items live in its value, after the record: a format byte (1), the record's
--- dimension (uint16), their number (uint32), then each item newest first (by click time; on a tie, the higher id by its bytes),
+-- dimension (uint16), their number (uint32), their bytes (uint32), then each item newest first (by click time; on a tie, the higher id by its bytes),
 -- as its latest click time (double), its id's length (uint16) and its id. A value that is the
 -- bare record is of the earlier layout, which kept the items in the zset P+cl:<user>.
 local CLICKED_FORMAT = 1
@@ -94,40 +94,52 @@ local function cut(list, count, cap)
   return string.sub(list, 1, pos - 1), cap
 end
 
--- The stored entry of `id` in `list`, if any: its position, end and time. A plain search finds
--- the length and id; a match counts only where an entry starts, which a walk from the front
--- (where an item clicked again usually is) tells.
-local function find(list, id)
-  local needle = struct.pack('<H', #id) .. id
-  local from = 1
-  while true do
-    local hit = string.find(list, needle, from + 8, true)
-    if hit == nil then return nil end
-    local pos = 1
-    while pos + 8 < hit do
-      local _, len, at = struct.unpack('<dH', list, pos)
-      pos = at + len
-    end
-    if pos + 8 == hit then
-      return pos, hit + #needle - 1, (struct.unpack('<d', list, pos))
-    end
-    from = hit - 7
+-- Every entry of a list by id: { position, end, time }.
+local function byId(list)
+  local out, pos = {}, 1
+  while pos <= #list do
+    local ts, len, at = struct.unpack('<dH', list, pos)
+    out[string.sub(list, at, at + len - 1)] = { pos, at + len - 1, ts }
+    pos = at + len
   end
+  return out
 end
 
 -- A list of `count` entries with a batch's `addedCount` merged in (they are in the list's
 -- order, and the cap was applied to them): the later time of an item clicked again, newest first.
+-- An item new to the list is told by a plain search of its length and id finding nothing; at
+-- the first match the list is indexed by id once, so ids that hold other ids' bytes cost no
+-- more than one walk.
 local function merged(list, count, added, addedCount)
   if addedCount == 0 then return list, count end
   if count == 0 then return added, addedCount end
   local new = parsed(added)
+  local index
+  local again = {}
   local ordered = true
   for _, e in ipairs(new) do
-    local pos, last, ts = find(list, e[2])
-    if pos then
-      list, count = string.sub(list, 1, pos - 1) .. string.sub(list, last + 1), count - 1
-      if ts > e[1] then e[1], ordered = ts, false end
+    local stored
+    if index then
+      stored = index[e[2]]
+    elseif string.find(list, struct.pack('<H', #e[2]) .. e[2], 9, true) then
+      index = byId(list)
+      stored = index[e[2]]
     end
+    if stored then
+      again[#again + 1] = stored
+      if stored[3] > e[1] then e[1], ordered = stored[3], false end
+    end
+  end
+  if #again > 0 then
+    -- The stored entries of items clicked again leave the list, which keeps its order.
+    table.sort(again, function(a, b) return a[1] < b[1] end)
+    local parts, at = {}, 1
+    for _, e in ipairs(again) do
+      parts[#parts + 1] = string.sub(list, at, e[1] - 1)
+      at = e[2] + 1
+    end
+    parts[#parts + 1] = string.sub(list, at)
+    list, count = table.concat(parts), count - #again
   end
   local oldest = new[#new]
   if ordered and count > 0 then
@@ -153,9 +165,10 @@ end
 -- The clicked items stored with a user: their number and their entries. Of the earlier layout,
 -- they are read from its zset, which `folded` collects to be deleted.
 local function storedClicked(value, id, folded)
-  if value and #value >= USER_BYTES + 7 and string.byte(value, USER_BYTES + 1) == CLICKED_FORMAT
-    and struct.unpack('<H', value, USER_BYTES + 2) == dims then
-    return struct.unpack('<I4', value, USER_BYTES + 4), string.sub(value, USER_BYTES + 8)
+  if value and #value >= USER_BYTES + 11 and string.byte(value, USER_BYTES + 1) == CLICKED_FORMAT
+    and struct.unpack('<H', value, USER_BYTES + 2) == dims
+    and struct.unpack('<I4', value, USER_BYTES + 8) == #value - USER_BYTES - 11 then
+    return struct.unpack('<I4', value, USER_BYTES + 4), string.sub(value, USER_BYTES + 12)
   end
   if value and #value == USER_BYTES then
     local key = p .. 'cl:' .. id
@@ -183,9 +196,18 @@ for k, id in ipairs(userIds) do
   local added = string.sub(addedData, addedAt, addedAt + addedLength - 1)
   addedAt = addedAt + addedLength
   local count, list = storedClicked(stored[k], id, folded)
-  list, count = merged(list, count, added, addedCount)
+  local ok, mergedList, mergedCount = pcall(merged, list, count, added, addedCount)
+  if ok then
+    list, count = mergedList, mergedCount
+  else
+    -- Stored items that do not parse (the value was written by something else): the user's
+    -- clicked items start again from the batch's, and the rest of the batch is written.
+    redis.log(redis.LOG_WARNING, 'freshet: clicked items of ' .. userKeys[k] .. ' unreadable, started again')
+    list, count = added, addedCount
+  end
   users[#users + 1] = userKeys[k]
-  users[#users + 1] = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES) .. struct.pack('<BHI4', CLICKED_FORMAT, dims, count) .. list
+  users[#users + 1] = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES)
+    .. struct.pack('<BHI4I4', CLICKED_FORMAT, dims, count, #list) .. list
 end
 -- User values, in pairs key, value: each one's expiry restarts when it is written.
 if userTtl <= 0 then

@@ -148,6 +148,26 @@ describe.skipIf(url === undefined)('redis', () => {
     await store.close();
   });
 
+  it("writes the rest of a batch when a user's stored clicked items do not parse, and starts that user's again", async () => {
+    const prefix = `${uniqueName('garbled')}:`;
+    const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4 });
+    // A record and a header that claims five items, with none after it.
+    const header = Buffer.alloc(11);
+    header.writeUInt8(1, 0);
+    header.writeUInt16LE(4, 1);
+    header.writeUInt32LE(5, 3);
+    await store.client.set(`${prefix}u:bad`, Buffer.concat([encodeUser({ ts: 1, count: 1, vec: new Float32Array(4) }), header]));
+    const batch = effects('good', []);
+    batch.users.set('bad', { ts: 1000, count: 2, vec: Float32Array.from([1, 0, 0, 0]) });
+    batch.clicked = new Map([['good', new Map([['x', 100]])], ['bad', new Map([['y', 100]])]]);
+    expect(await store.commit({ partition: 'g/garbled/0', expectedOffset: null, nextOffset: '1', effects: batch, analytics: undefined })).toBe(true);
+    expect(await store.getClicked('good')).toEqual(['x']);
+    expect(await store.getClicked('bad')).toEqual(['y']);
+    expect((await store.getUser('bad'))?.count).toBe(2);
+    expect(await store.readOffset('g/garbled/0')).toBe('1');
+    await store.close();
+  });
+
   it('cuts a list past its cap back to the cap only once it holds the slack more', async () => {
     const prefix = `${uniqueName('slack')}:`;
     const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax: 20 });

@@ -98,21 +98,30 @@ describe('records', () => {
       bytes.copy(out, 10);
       return out;
     };
-    const header = (dimensions: number, count: number) => {
+    const header = (dimensions: number, count: number, bytes: number) => {
       const out = Buffer.alloc(USER_CLICKED_HEADER_BYTES);
       out.writeUInt8(USER_CLICKED_FORMAT, 0);
       out.writeUInt16LE(dimensions, 1);
       out.writeUInt32LE(count, 3);
+      out.writeUInt32LE(bytes, 7);
       return out;
     };
-    const value = Buffer.concat([encodeUser(user), header(8, 3), entry(30, 'ü-2'), entry(20, 'b'), entry(10, 'a')]);
+    const items = Buffer.concat([entry(30, 'ü-2'), entry(20, 'b'), entry(10, 'a')]);
+    const value = Buffer.concat([encodeUser(user), header(8, 3, items.length), items]);
     expect(decodeUser(value, 8)).toEqual(user);
     expect(clickedItems(value, 8)).toEqual(['ü-2', 'b', 'a']);
     expect(clickedItems(value, 8, 2)).toEqual(['ü-2', 'b']);
     // The bare record has none; a value written with another dimension is no record of this one.
     expect(clickedItems(encodeUser(user), 8)).toBeUndefined();
-    expect(decodeUser(Buffer.concat([encodeUser(user), header(4, 0)]), 8)).toBeUndefined();
-    expect(clickedItems(Buffer.concat([encodeUser(user), header(4, 0)]), 8)).toBeUndefined();
+    expect(decodeUser(Buffer.concat([encodeUser(user), header(4, 0, 0)]), 8)).toBeUndefined();
+    expect(clickedItems(Buffer.concat([encodeUser(user), header(4, 0, 0)]), 8)).toBeUndefined();
+    // Nor is a record of a larger dimension whose floats happen to start like a header here.
+    const wide = encodeUser({ ts: 5, count: 3, vec: new Float32Array(16) });
+    header(8, 0, 0).copy(wide, 48);
+    expect(decodeUser(wide, 8)).toBeUndefined();
+    expect(clickedItems(wide, 8)).toBeUndefined();
+    // Nor a value whose stated length is not what follows.
+    expect(decodeUser(Buffer.concat([encodeUser(user), header(8, 3, items.length + 1), items]), 8)).toBeUndefined();
   });
 
   it('start from the same vector for the same id and seed', () => {
