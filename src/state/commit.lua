@@ -49,8 +49,9 @@ i = i + 5
 local USER_BYTES = 16 + 4 * dims
 
 -- A user's clicked items live in its value, after the record: a format byte (1), the record's
--- dimension (uint16), their number (uint32), their bytes (uint32), then each item newest first (by click time; on a tie, the higher id by its bytes),
--- as its latest click time (double), its id's length (uint16) and its id. A value that is the
+-- dimension (uint16), their number (uint32), their bytes (uint32), then each item newest first
+-- (by click time; on a tie, the higher id by its bytes) as its latest click time (double), its
+-- id's length (uint16) and its id. A value that is the
 -- bare record is of the earlier layout, which kept the items in the zset P+cl:<user>.
 local CLICKED_FORMAT = 1
 -- Past the cap, a list is cut back to it only once it holds SLACK more: cutting it means
@@ -72,12 +73,12 @@ local function entry(ts, id)
   return struct.pack('<dH', ts, #id) .. id
 end
 
--- All entries of an encoded list, as a table of { time, id }.
+-- All entries of an encoded list, in order, as { time, id, position, end }.
 local function parsed(list)
   local out, pos = {}, 1
   while pos <= #list do
     local ts, len, at = struct.unpack('<dH', list, pos)
-    out[#out + 1] = { ts, string.sub(list, at, at + len - 1) }
+    out[#out + 1] = { ts, string.sub(list, at, at + len - 1), pos, at + len - 1 }
     pos = at + len
   end
   return out
@@ -94,14 +95,10 @@ local function cut(list, count, cap)
   return string.sub(list, 1, pos - 1), cap
 end
 
--- Every entry of a list by id: { position, end, time }.
+-- Every entry of a list by id.
 local function byId(list)
-  local out, pos = {}, 1
-  while pos <= #list do
-    local ts, len, at = struct.unpack('<dH', list, pos)
-    out[string.sub(list, at, at + len - 1)] = { pos, at + len - 1, ts }
-    pos = at + len
-  end
+  local out = {}
+  for _, e in ipairs(parsed(list)) do out[e[2]] = e end
   return out
 end
 
@@ -127,16 +124,16 @@ local function merged(list, count, added, addedCount)
     end
     if stored then
       again[#again + 1] = stored
-      if stored[3] > e[1] then e[1], ordered = stored[3], false end
+      if stored[1] > e[1] then e[1], ordered = stored[1], false end
     end
   end
   if #again > 0 then
     -- The stored entries of items clicked again leave the list, which keeps its order.
-    table.sort(again, function(a, b) return a[1] < b[1] end)
+    table.sort(again, function(a, b) return a[3] < b[3] end)
     local parts, at = {}, 1
     for _, e in ipairs(again) do
-      parts[#parts + 1] = string.sub(list, at, e[1] - 1)
-      at = e[2] + 1
+      parts[#parts + 1] = string.sub(list, at, e[3] - 1)
+      at = e[4] + 1
     end
     parts[#parts + 1] = string.sub(list, at)
     list, count = table.concat(parts), count - #again

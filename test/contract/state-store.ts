@@ -27,6 +27,18 @@ export function effects(partial: Partial<BatchEffects>): BatchEffects {
   };
 }
 
+/** Commits of one user's clicks (with its record) to one partition, offset by offset. */
+function clicksOf(store: StateStore, partition: string, userId: string) {
+  return (nextOffset: string, expectedOffset: string | null, clicks: Array<[string, number]>) =>
+    store.commit({
+      partition,
+      expectedOffset,
+      nextOffset,
+      effects: effects({ users: new Map([[userId, user(1, [1, 0, 0, 0])]]), clicked: new Map([[userId, new Map(clicks)]]) }),
+      analytics: undefined,
+    });
+}
+
 /**
  * The behaviour every StateStore must have. Run against the in-memory store in
  * the unit tests and against a real Redis in the integration tests.
@@ -104,14 +116,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
     });
 
     it('moves an item clicked again later to the front, keeps a later click over an earlier one, and orders ties by id', async () => {
-      const commit = (nextOffset: string, expectedOffset: string | null, clicks: Array<[string, number]>) =>
-        store.commit({
-          partition: 'g/reclick/0',
-          expectedOffset,
-          nextOffset,
-          effects: effects({ users: new Map([['r1', user(1, [1, 0, 0, 0])]]), clicked: new Map([['r1', new Map(clicks)]]) }),
-          analytics: undefined,
-        });
+      const commit = clicksOf(store, 'g/reclick/0', 'r1');
       expect(await commit('1', null, [['x', 3000], ['y', 1000], ['t2', 1500], ['t1', 1500]])).toBe(true);
       // x again but earlier (a late event): it keeps 3000; y again later: it moves up.
       expect(await commit('2', '1', [['z', 2000], ['x', 100], ['y', 2500]])).toBe(true);
@@ -155,14 +160,7 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       // Stored, an item is its time, its id's length as two bytes, and its id: "\u0002\u0000ab" is
       // how "ab" is stored after its time, and here it is also part of another id.
       const inner = 'q\u0002\u0000abq';
-      const commit = (nextOffset: string, expectedOffset: string | null, clicks: Array<[string, number]>) =>
-        store.commit({
-          partition: 'g/inner/0',
-          expectedOffset,
-          nextOffset,
-          effects: effects({ users: new Map([['n1', user(1, [1, 0, 0, 0])]]), clicked: new Map([['n1', new Map(clicks)]]) }),
-          analytics: undefined,
-        });
+      const commit = clicksOf(store, 'g/inner/0', 'n1');
       expect(await commit('1', null, [[inner, 10], ['c', 5]])).toBe(true);
       expect(await commit('2', '1', [['ab', 20]])).toBe(true);
       expect(await store.getClicked('n1')).toEqual(['ab', inner, 'c']);
