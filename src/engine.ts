@@ -78,7 +78,10 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
         clickedMax: config.clickedMaxItems,
         logger: logger.child({ component: 'redis' }),
       })
-    : new MemoryStateStore({ clickedMax: config.clickedMaxItems });
+    : new MemoryStateStore({
+        clickedMax: config.clickedMaxItems,
+        ttl: { userMs: config.userTtlMs, itemMs: config.itemTtlMs },
+      });
   const clickhouse = config.clickhouse
     ? new ClickHouseSink({ ...config.clickhouse, logger: logger.child({ component: 'clickhouse' }) })
     : undefined;
@@ -94,16 +97,18 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       })
     : undefined;
 
-  const itemTtlMs = store.kind === 'redis' ? config.itemTtlMs : 0;
-  // Commits sweep expired items as they write; this sweeps them while the input is quiet.
-  const sweeper =
-    store instanceof RedisStateStore && itemTtlMs > 0
-      ? new ExpirySweeper({
-          sweep: (limit) => store.sweepExpired(limit),
-          intervalMs: Math.min(60_000, Math.max(1_000, itemTtlMs / 10)),
-          logger: logger.child({ component: 'expiry' }),
-        })
-      : undefined;
+  const itemTtlMs = config.itemTtlMs;
+  // Commits sweep expired entries as they write; this sweeps them while the input is quiet.
+  // (Redis expires user keys itself: there the sweep is of items only.)
+  const sweptTtls = (store.kind === 'redis' ? [itemTtlMs] : [itemTtlMs, config.userTtlMs]).filter((ms) => ms > 0);
+  const sweptTtlMs = Math.min(...sweptTtls);
+  const sweeper = sweptTtls.length > 0
+    ? new ExpirySweeper({
+        sweep: (limit) => store.sweepExpired(limit),
+        intervalMs: Math.min(60_000, Math.max(1_000, sweptTtlMs / 10)),
+        logger: logger.child({ component: 'expiry' }),
+      })
+    : undefined;
   const index = new ItemIndex(store, params.dimensions, Date.now, metrics, config.indexBoundMinItems, itemTtlMs);
   // In-process state needs no cache; Redis reads of hot keys are cached briefly and coalesced.
   const cacheTtlMs = store.kind === 'redis' ? config.serving.cacheTtlMs : 0;

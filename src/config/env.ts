@@ -65,9 +65,9 @@ export interface FreshetConfig {
   indexMaxStalenessMs: number;
   /** Items from which recommendations scan the bound index instead of every item. INDEX_BOUND_MIN_ITEMS, default 20000. */
   indexBoundMinItems: number;
-  /** Redis keys of a user not written for this long expire, ms; 0 keeps them. USER_TTL_MS, default 90 days. */
+  /** A user's keys not written for this long expire, ms; 0 keeps them. USER_TTL_MS, default 90 days. */
   userTtlMs: number;
-  /** Redis keys of an item not written for this long expire, and it leaves the index, ms; 0 keeps them. ITEM_TTL_MS, default 30 days. */
+  /** An item's keys not written for this long expire, and it leaves the index, ms; 0 keeps them. ITEM_TTL_MS, default 30 days. */
   itemTtlMs: number;
   /** Clicked items remembered per user (the `clicked` filter, excluded from the model's top k), the latest kept. CLICKED_MAX_ITEMS, default 500. */
   clickedMaxItems: number;

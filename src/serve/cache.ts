@@ -290,6 +290,10 @@ export class CachedStateStore implements StateStore {
     return this.inner.ackAnalytics(batchIds);
   }
 
+  sweepExpired(limit?: number): Promise<number> {
+    return this.inner.sweepExpired(limit);
+  }
+
   ping(): Promise<boolean> {
     return this.inner.ping();
   }

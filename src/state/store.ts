@@ -102,6 +102,13 @@ export interface StateStore {
   pendingAnalyticsCount(): Promise<number>;
   ackAnalytics(batchIds: readonly string[]): Promise<void>;
 
+  /**
+   * Removes at most `limit` expired entries (not written for USER_TTL_MS or ITEM_TTL_MS) that
+   * no commit has removed yet, oldest first; resolves with how many. Commits sweep as they
+   * write; the engine calls this on a timer, for when the input goes quiet.
+   */
+  sweepExpired(limit?: number): Promise<number>;
+
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }

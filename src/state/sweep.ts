@@ -39,15 +39,16 @@ return sweepItems(ARGV[1], nowMs() - tonumber(ARGV[2]), tonumber(ARGV[3]))
 `;
 
 export interface ExpirySweeperOptions {
-  /** Removes up to `limit` expired items; resolves with how many it removed. */
+  /** Removes up to `limit` expired entries; resolves with how many it removed. */
   sweep: (limit: number) => Promise<number>;
   intervalMs: number;
   logger: Logger;
 }
 
 /**
- * Sweeps expired items on a timer. Commits sweep as they write, so this matters when the input
- * goes quiet: without it an idle engine would keep expired items in Redis until the next event.
+ * Sweeps expired entries on a timer. Commits sweep as they write, so this matters when the input
+ * goes quiet: without it an idle engine would keep expired items in Redis, or anything expired
+ * in its in-process state, until the next event.
  * Each tick sweeps until a call removes fewer than SWEEP_LIMIT, so a backlog drains in one tick,
  * a thousand at a time. Several engines may sweep at once: each call is one atomic script.
  */
@@ -88,13 +89,13 @@ export class ExpirySweeper {
         removed += n;
         if (n < SWEEP_LIMIT || this.stopped) break;
       }
-      if (this.failing) this.options.logger.info('expired items swept again');
+      if (this.failing) this.options.logger.info('expired entries swept again');
       this.failing = false;
     } catch (err) {
       // Once per outage: the next ticks retry.
-      if (!this.failing) this.options.logger.warn({ err }, 'expired items not swept; retrying on the next tick');
+      if (!this.failing) this.options.logger.warn({ err }, 'expired entries not swept; retrying on the next tick');
       this.failing = true;
     }
-    if (removed > 0) this.options.logger.debug({ removed }, 'expired items swept');
+    if (removed > 0) this.options.logger.debug({ removed }, 'expired entries swept');
   }
 }

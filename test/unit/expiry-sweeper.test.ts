@@ -59,7 +59,7 @@ describe('expiry sweeper', () => {
     });
     sweeper.start();
     await until(() => calls >= 4, 'too few sweeps');
-    expect(lines).toEqual(['expired items not swept; retrying on the next tick']);
+    expect(lines).toEqual(['expired entries not swept; retrying on the next tick']);
     failing = false;
     const before = calls;
     await until(() => calls > before, 'no sweep after the failures');
@@ -69,6 +69,6 @@ describe('expiry sweeper', () => {
     expect(stopped).toBe(false);
     release();
     await stopping;
-    expect(lines).toEqual(['expired items not swept; retrying on the next tick', 'expired items swept again']);
+    expect(lines).toEqual(['expired entries not swept; retrying on the next tick', 'expired entries swept again']);
   });
 });
