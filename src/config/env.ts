@@ -1,5 +1,5 @@
 import { FreshetError } from '../errors.ts';
-import { pushParams, type PushParams } from '../push/params.ts';
+import { checkedPushParam, pushParams, type PushParams } from '../push/params.ts';
 import { CLICKED_MAX_ITEMS } from '../state/store.ts';
 
 /**
@@ -114,6 +114,7 @@ export const PUSH_VARIABLES: Record<string, keyof PushParams> = {
   PUSH_CAP_WINDOW_MS: 'capWindowMs',
   PUSH_MIN_ORGANIC_CTR: 'minOrganicCtr',
   PUSH_INACTIVE_AFTER_MS: 'inactiveAfterMs',
+  PUSH_RETENTION_MS: 'retentionMs',
 };
 
 function pushSettings(env: Env): Partial<PushParams> {
@@ -122,11 +123,23 @@ function pushSettings(env: Env): Partial<PushParams> {
     const raw = optional(env, name);
     if (raw === undefined) continue;
     try {
-      params[key] = pushParams({ [key]: Number(raw) })[key];
+      params[key] = checkedPushParam(key, Number(raw));
     } catch (err) {
       const reason = (err as Error).message.replace(/^push parameter \w+ /, '').replace(/, got .*$/, '');
       throw new FreshetError('config_invalid', `${name} ${reason}, got "${raw}"`, { field: name });
     }
+  }
+  try {
+    pushParams(params);
+  } catch (err) {
+    // A rule across parameters, told in the variables' names.
+    let message = (err as Error).message.replace(/^push parameter /, '');
+    let field = '';
+    for (const [name, key] of Object.entries(PUSH_VARIABLES)) {
+      message = message.replace(new RegExp(`\\b${key}\\b`, 'g'), name);
+      if ((err as FreshetError).field === key) field = name;
+    }
+    throw new FreshetError('config_invalid', message, { field });
   }
   return params;
 }

@@ -44,12 +44,13 @@ export class PushLoop {
     await this.loop;
   }
 
-  /** One pass: the worker's tick, the gauges, the analytics write. */
+  /** One pass: the worker's tick, the gauges, the analytics write, the old campaigns' deletion. */
   async runOnce(): Promise<void> {
     const { worker, store, analytics, metrics } = this.options;
     await worker.tick();
     reportCampaigns(metrics, await store.list(this.options.reportLimit ?? 1000));
     if (analytics !== undefined) await analytics.flush(store);
+    await worker.prune(analytics !== undefined);
   }
 
   private async run(): Promise<void> {

@@ -104,12 +104,20 @@ export class MemoryPushStore implements PushStore {
   ): Promise<string[]> {
     const sent = this.sent.get(campaignId) ?? new Map<string, number>();
     this.sent.set(campaignId, sent);
+    // Caps in the order claimed, so the lapsed ones come first (the window is the loop's own).
+    for (const [id, cap] of this.caps) {
+      if (cap.until > now) break;
+      this.caps.delete(id);
+    }
     const claimed: string[] = [];
     for (const id of userIds) {
       if (sent.has(id)) continue;
       const cap = this.caps.get(id);
       if (cap !== undefined && cap.until > now) continue;
-      if (windowMs > 0) this.caps.set(id, { campaignId, until: now + windowMs });
+      if (windowMs > 0) {
+        this.caps.delete(id);
+        this.caps.set(id, { campaignId, until: now + windowMs });
+      }
       sent.set(id, stage);
       claimed.push(id);
     }
@@ -126,6 +134,24 @@ export class MemoryPushStore implements PushStore {
 
   async clean(entry: DirtyCampaign): Promise<void> {
     if (this.changed.get(entry.id) === entry.version) this.changed.delete(entry.id);
+  }
+
+  async prune(createdBefore: number, limit: number, keepUnwritten: boolean): Promise<number> {
+    const old = [...this.campaigns.values()]
+      .filter((c) => c.createdAt < createdBefore)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
+      .slice(0, limit);
+    let n = 0;
+    for (const c of old) {
+      if (c.state !== 'stopped' || (keepUnwritten && this.changed.has(c.id))) continue;
+      this.campaigns.delete(c.id);
+      this.sent.delete(c.id);
+      this.leases.delete(c.id);
+      this.changed.delete(c.id);
+      this.ledger.openers.delete(c.id);
+      n++;
+    }
+    return n;
   }
 
   async close(): Promise<void> {}

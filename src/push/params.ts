@@ -40,6 +40,11 @@ export interface PushParams {
   lookalikeMinClickers: number;
   /** Weight of the cosine similarity to the openers' centroid in the ranking score. Default 1. */
   lookalikeWeight: number;
+  /**
+   * A stopped campaign (record, recipients, openers) is deleted this long after it was created,
+   * wall time; its rows in the analytics store stay. Longer than expiryMs. Default 30 d.
+   */
+  retentionMs: number;
 }
 
 export const DEFAULT_PUSH_PARAMS: PushParams = {
@@ -60,6 +65,7 @@ export const DEFAULT_PUSH_PARAMS: PushParams = {
   dormantAfterMs: 90 * DAY,
   lookalikeMinClickers: 3,
   lookalikeWeight: 1,
+  retentionMs: 30 * DAY,
 };
 
 type Bounds = [min: number, max: number, integer?: boolean];
@@ -82,34 +88,47 @@ const BOUNDS: Record<keyof PushParams, Bounds> = {
   dormantAfterMs: [DAY, 10 * 365 * DAY, true],
   lookalikeMinClickers: [1, 1_000_000, true],
   lookalikeWeight: [0, 1000],
+  retentionMs: [DAY, 10 * 365 * DAY, true],
 };
 
-/** Defaults overridden by `partial`; every value checked against its bounds. */
+/** `value` if it is within the parameter's bounds; throws otherwise, naming the parameter. */
+export function checkedPushParam(key: keyof PushParams, value: unknown): number {
+  const bounds = BOUNDS[key];
+  if (bounds === undefined) {
+    throw new FreshetError('config_invalid', `unknown push parameter "${key}"`, { field: key });
+  }
+  const [min, max, integer] = bounds;
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value > max ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new FreshetError(
+      'config_invalid',
+      `push parameter ${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${value}`,
+      { field: key },
+    );
+  }
+  return value;
+}
+
+/** Defaults overridden by `partial`; every value checked against its bounds, and against the others. */
 export function pushParams(partial: Partial<PushParams> = {}): PushParams {
   const params = { ...DEFAULT_PUSH_PARAMS };
   for (const [key, value] of Object.entries(partial) as Array<
     [keyof PushParams, number | undefined]
   >) {
-    if (value === undefined) continue;
-    const bounds = BOUNDS[key];
-    if (bounds === undefined) {
-      throw new FreshetError('config_invalid', `unknown push parameter "${key}"`, { field: key });
-    }
-    const [min, max, integer] = bounds;
-    if (
-      typeof value !== 'number' ||
-      !Number.isFinite(value) ||
-      value < min ||
-      value > max ||
-      (integer && !Number.isInteger(value))
-    ) {
-      throw new FreshetError(
-        'config_invalid',
-        `push parameter ${key} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${value}`,
-        { field: key },
-      );
-    }
-    params[key] = value;
+    if (value !== undefined) params[key] = checkedPushParam(key, value);
+  }
+  // A campaign deleted while its content is still fresh would be created again.
+  if (params.retentionMs <= params.expiryMs) {
+    throw new FreshetError(
+      'config_invalid',
+      `push parameter retentionMs must be longer than expiryMs (${params.expiryMs}), got ${params.retentionMs}`,
+      { field: 'retentionMs' },
+    );
   }
   return params;
 }

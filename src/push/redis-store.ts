@@ -14,6 +14,22 @@ redis.call('ZADD', p .. 'push:dirty', 0, id)
 return 1`;
 const RELEASE = `if redis.call('GET', ARGV[1]) == ARGV[2] then redis.call('DEL', ARGV[1]) end
 return 0`;
+// Stopped campaigns created before ARGV[2], among the ARGV[3] oldest such, kept while live or
+// (ARGV[4] = 1) while the analytics store has not received their last change.
+const PRUNE = `local p = ARGV[1]
+local ids = redis.call('ZRANGEBYSCORE', p .. 'push:cs', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local n = 0
+for _, id in ipairs(ids) do
+  local live = redis.call('SISMEMBER', p .. 'push:live', id) == 1
+  local unwritten = ARGV[4] == '1' and redis.call('ZSCORE', p .. 'push:dirty', id)
+  if not live and not unwritten then
+    redis.call('UNLINK', p .. 'push:c:' .. id, p .. 'push:rcpt:' .. id, p .. 'push:open:' .. id, p .. 'push:lease:' .. id)
+    redis.call('ZREM', p .. 'push:cs', id)
+    redis.call('ZREM', p .. 'push:dirty', id)
+    n = n + 1
+  end
+end
+return n`;
 const CLEAN = `if tonumber(redis.call('ZSCORE', ARGV[1], ARGV[2]) or '-1') == tonumber(ARGV[3]) then
   redis.call('ZREM', ARGV[1], ARGV[2])
 end
@@ -33,8 +49,10 @@ type Script = (...args: Array<string | number>) => Promise<unknown>;
  * P+push:cap:<user> (campaign id, expires with the cap window),
  * P+push:rcpt:<id> (hash user → stage), P+push:dirty (zset id → version).
  *
- * Known gap: campaign records, recipients and openers are kept forever; a
- * retention window for stopped campaigns is the exit once their number matters.
+ * Stopped campaigns are deleted with their recipients and openers once past the push loop's
+ * retention (`prune`).
+ * Known gap: an open that arrives after its campaign was deleted writes push:open:<id> again,
+ * with no expiry.
  */
 export class RedisPushStore implements PushStore {
   private readonly client: Redis;
@@ -49,6 +67,7 @@ export class RedisPushStore implements PushStore {
       pushCreate: CREATE,
       pushRelease: RELEASE,
       pushClean: CLEAN,
+      pushPrune: PRUNE,
     })) {
       if (!(name in client)) client.defineCommand(name, { numberOfKeys: 0, lua });
     }
@@ -215,6 +234,11 @@ export class RedisPushStore implements PushStore {
 
   async clean(entry: DirtyCampaign): Promise<void> {
     await this.script('pushClean')(`${this.prefix}push:dirty`, entry.id, entry.version);
+  }
+
+  async prune(createdBefore: number, limit: number, keepUnwritten: boolean): Promise<number> {
+    const pruned = await this.script('pushPrune')(this.prefix, createdBefore, limit, keepUnwritten ? 1 : 0);
+    return pruned as number;
   }
 
   /** The client belongs to the state store, which closes it. */

@@ -69,6 +69,12 @@ export interface PushStore {
   dirty(limit: number): Promise<DirtyCampaign[]>;
   /** Marks the campaign written at `version`; a newer change keeps it dirty. */
   clean(entry: DirtyCampaign): Promise<void>;
+  /**
+   * Deletes stopped campaigns created before `createdBefore` with their recipients and openers,
+   * oldest first, among at most `limit` such campaigns (live ones, and with `keepUnwritten`
+   * those whose last change the analytics store has not received, are kept); returns how many.
+   */
+  prune(createdBefore: number, limit: number, keepUnwritten: boolean): Promise<number>;
 
   close(): Promise<void>;
 }

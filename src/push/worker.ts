@@ -55,6 +55,8 @@ export interface WorkerObserver {
 
 /** Steps one campaign may take in one tick (e.g. decide, then send the next stage). */
 const MAX_STEPS = 4;
+/** Old campaigns examined for deletion in one pass. */
+const PRUNE_LIMIT = 1000;
 
 /**
  * Runs campaigns: creates one per content that became eligible, and moves
@@ -91,6 +93,17 @@ export class CampaignWorker {
     await this.discover(now);
     for (const id of await this.options.push.live()) await this.advance(id, now);
     await this.options.push.trimActive(now - this.options.params.dormantAfterMs);
+  }
+
+  /**
+   * Deletes stopped campaigns created more than `retentionMs` ago, at most PRUNE_LIMIT of the
+   * oldest a call; with `keepUnwritten`, not before the analytics store has their last change.
+   */
+  async prune(keepUnwritten: boolean): Promise<number> {
+    const createdBefore = this.now() - this.options.params.retentionMs;
+    const pruned = await this.options.push.prune(createdBefore, PRUNE_LIMIT, keepUnwritten);
+    if (pruned > 0) this.options.logger.info({ pruned }, 'stopped campaigns past their retention deleted');
+    return pruned;
   }
 
   /** Creates the campaign of each content eligible at `now` and not expired. */

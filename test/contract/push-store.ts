@@ -162,5 +162,40 @@ export function pushStoreContract(name: string, open: () => Promise<PushStores>)
       expect(await push.claim('w1', 2, ['v2'], later, 100)).toEqual([]);
       expect(await push.recipients('w2')).toEqual(new Map([['v1', 2]]));
     });
+
+    it('deletes stopped campaigns created before a time with their recipients and openers, oldest first', async () => {
+      // Created before the other tests' campaigns, which this leaves alone.
+      const at = T - 1000;
+      const params = pushParams();
+      const [old, live, unwritten, recent] = ['p1', 'p2', 'p3', 'p4'].map((itemId, n) =>
+        newCampaign({ itemId, publishedAt: at }, at + [10, 20, 30, 100][n]!, params),
+      ) as [Campaign, Campaign, Campaign, Campaign];
+      for (const c of [old, live, unwritten, recent]) expect(await push.create(c)).toBe(true);
+      for (const c of [old, unwritten, recent]) {
+        expect(await push.save({ ...c, state: 'stopped', stopReason: 'expired' })).toBeDefined();
+      }
+      // The analytics store has the last change of `old` and `recent`, not of `unwritten`.
+      for (const c of [old, recent]) await push.clean({ id: c.id, version: 1 });
+      expect(await push.claim(old.id, 1, ['r1', 'r2'], Date.now(), 0)).toEqual(['r1', 'r2']);
+      expect(await commit([ev('push_open', 'r1', T, old.id)])).toBe(true);
+      expect(await push.openers(old.id)).toEqual(['r1']);
+
+      const cut = at + 50;
+      expect(await push.prune(cut, 10, true)).toBe(1);
+      expect(await push.get(old.id)).toBeUndefined();
+      expect(await push.recipients(old.id)).toEqual(new Map());
+      expect(await push.openers(old.id)).toEqual([]);
+      expect((await push.list(100)).map((c) => c.id)).not.toContain(old.id);
+      // The oldest left is live: with a limit of one, it is the only one looked at.
+      expect(await push.prune(cut, 1, false)).toBe(0);
+      expect(await push.get(unwritten.id)).toBeDefined();
+      // Without an analytics store to wait for, an unwritten campaign goes too, and its mark.
+      expect(await push.prune(cut, 10, false)).toBe(1);
+      expect(await push.get(unwritten.id)).toBeUndefined();
+      expect((await push.dirty(100)).map((d) => d.id)).not.toContain(unwritten.id);
+      expect(await push.prune(cut, 10, false)).toBe(0);
+      for (const c of [live, recent]) expect(await push.get(c.id)).toBeDefined();
+      expect(await push.live()).toContain(live.id);
+    });
   });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.ts';
+import { pushParams } from '../../src/push/params.ts';
 
 describe('index settings', () => {
   it('scans the bound index from 20,000 items unless told otherwise', () => {
@@ -45,5 +46,24 @@ describe('log level', () => {
   it('refuses an unknown level, naming the field and the levels', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'bogus' })).toThrow(expect.objectContaining({ code: 'config_invalid', field: 'LOG_LEVEL' }));
     expect(() => loadConfig({ LOG_LEVEL: 'bogus' })).toThrow('LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "bogus"');
+  });
+});
+
+describe('push settings', () => {
+  it('keeps stopped campaigns 30 days unless told otherwise', () => {
+    const retention = (env: Record<string, string>) => pushParams(loadConfig(env).push.params).retentionMs;
+    expect(retention({})).toBe(30 * 86_400_000);
+    expect(retention({ PUSH_RETENTION_MS: '172800000' })).toBe(172_800_000);
+  });
+
+  it('refuses a retention no longer than the campaigns live, in the variables names', () => {
+    const day = 86_400_000;
+    expect(() => loadConfig({ PUSH_RETENTION_MS: String(2 * day), PUSH_EXPIRY_MS: String(3 * day) })).toThrow(
+      expect.objectContaining({ code: 'config_invalid', field: 'PUSH_RETENTION_MS' }),
+    );
+    expect(() => loadConfig({ PUSH_EXPIRY_MS: String(40 * day) })).toThrow(
+      `PUSH_RETENTION_MS must be longer than PUSH_EXPIRY_MS (${40 * day}), got ${30 * day}`,
+    );
+    expect(() => loadConfig({ PUSH_RETENTION_MS: '1000' })).toThrow('PUSH_RETENTION_MS must be an integer from 86400000 to 315360000000, got "1000"');
   });
 });

@@ -1,7 +1,11 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/metrics.ts';
 import { OnlineModel } from '../../src/model/online-mf.ts';
 import { campaignId } from '../../src/push/campaign.ts';
+import { PushLoop } from '../../src/push/loop.ts';
 import { MemoryPushStore } from '../../src/push/memory-store.ts';
+import { createPushMetrics } from '../../src/push/metrics.ts';
 import { pushParams, type PushParams } from '../../src/push/params.ts';
 import { MemoryPushSink } from '../../src/push/sink.ts';
 import { CampaignWorker } from '../../src/push/worker.ts';
@@ -129,5 +133,54 @@ describe('campaign worker', () => {
     });
     expect(c?.decisions[0]?.lift).toBeCloseTo(5, 9);
     expect(await push.live()).toEqual([]);
+  });
+
+  it('deletes a stopped campaign once its retention is over, and does not create it again', async () => {
+    const DAY = 24 * 60 * MIN;
+    const { push, feeder, worker, at } = await setup({ retentionMs: DAY });
+    await feeder.publish('n1', T, 45 * 60);
+    const w = worker('w1');
+    at(T + 30 * MIN);
+    await w.tick();
+    at(T + 45 * MIN);
+    await w.tick();
+    const id = campaignId('n1', T);
+    expect((await push.get(id))?.state).toBe('stopped');
+    // Created at T + 30 min: kept until a day after that.
+    at(T + 30 * MIN + DAY);
+    expect(await w.prune(true)).toBe(0);
+    at(T + 30 * MIN + DAY + 1);
+    // Its last change has not reached the analytics store.
+    expect(await w.prune(true)).toBe(0);
+    expect(await w.prune(false)).toBe(1);
+    expect(await push.get(id)).toBeUndefined();
+    expect(await push.recipients(id)).toEqual(new Map());
+    await w.tick();
+    expect(await push.list(10)).toEqual([]);
+  });
+
+  it('deletes stopped campaigns past their retention in each pass of the loop', async () => {
+    const DAY = 24 * 60 * MIN;
+    const { push, feeder, worker, at } = await setup({ retentionMs: DAY });
+    await feeder.publish('n1', T, 45 * 60);
+    const registry = new Registry();
+    const loop = new PushLoop({
+      worker: worker('w1'),
+      store: push,
+      analytics: undefined,
+      metrics: createMetrics(registry, false),
+      pushMetrics: createPushMetrics(registry),
+      logger: silent,
+      tickMs: 1000,
+    });
+    at(T + 30 * MIN);
+    await loop.runOnce();
+    at(T + 45 * MIN);
+    await loop.runOnce();
+    expect((await push.list(10)).map((c) => c.state)).toEqual(['stopped']);
+    at(T + 31 * MIN + DAY);
+    // No analytics store: nothing to wait for.
+    await loop.runOnce();
+    expect(await push.list(10)).toEqual([]);
   });
 });
