@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
+import { merge } from 'rxjs';
 import { AnalyticsFlusher } from './analytics/flusher.ts';
 import { ClickHouseSink, NoAnalytics } from './analytics/clickhouse.ts';
 import type { AnalyticsSink } from './analytics/sink.ts';
 import { campaignRoutes } from './api/campaign-routes.ts';
-import { buildApi, type EventIntake } from './api/server.ts';
+import { buildApi, type EventIntake, type Intake } from './api/server.ts';
 import type { FreshetConfig } from './config/env.ts';
 import { loadModelParams } from './config/model-file.ts';
 import { FreshetError } from './errors.ts';
+import type { ContentEvent, InteractionEvent } from './events/schema.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { PrequentialSampler } from './monitoring/prequential.ts';
@@ -26,6 +28,10 @@ import { foldClickedLayout } from './state/migrate.ts';
 import { RedisStateStore } from './state/redis.ts';
 import { ExpirySweeper } from './state/sweep.ts';
 import type { StateStore } from './state/store.ts';
+
+/** The embedded mode's inputs, as topic names: their offsets are stored under them. */
+const EMBEDDED_EVENTS_TOPIC = 'http';
+const EMBEDDED_CONTENTS_TOPIC = 'http-contents';
 
 /** Dead letters of the embedded mode: logged and kept in a bounded ring. */
 class LoggedDeadLetters implements DeadLetterSink {
@@ -57,7 +63,7 @@ export interface Engine {
   /** The push loop (docs/push.md): campaign records, and the loop itself with PUSH_ENABLED. */
   push: PushRuntime;
   /** Input of the embedded mode; undefined when events come from Kafka. */
-  embedded: EmbeddedSource | undefined;
+  embedded: EmbeddedSource<InteractionEvent> | undefined;
   flusher: AnalyticsFlusher | undefined;
   /** Starts consuming and serving; resolves with the API's address. */
   start(): Promise<string>;
@@ -149,7 +155,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
     maxEvents: config.batch.maxEvents,
     analytics: clickhouse !== undefined,
     maxFutureMs: config.maxFutureMs,
-    contentsTopic: config.kafka?.contentsTopic,
+    contentsTopic: config.kafka?.contentsTopic ?? EMBEDDED_CONTENTS_TOPIC,
     beforeChunk: flusher ? () => flusher.waitForRoom() : undefined,
     beforeApply: (events) => quality.observe(events),
     afterCommit: (events) => {
@@ -160,34 +166,43 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
   });
 
   let stopping = false;
-  let embedded: EmbeddedSource | undefined;
+  let embedded: EmbeddedSource<InteractionEvent> | undefined;
+  let embeddedContents: EmbeddedSource<ContentEvent> | undefined;
   let intake: EventIntake;
+  let contents: Intake<ContentEvent>;
   if (config.kafka) {
     const k = config.kafka;
     const { maxEvents, concurrency } = config.batch;
     kafka = new KafkaIngest({ ...k, maxEvents, concurrency, processor, logger, metrics });
     const producer = kafka;
     intake = { submit: (events) => producer.produce(events), full: () => false, maxEventsPerRequest: Infinity, maxFutureMs: config.maxFutureMs };
+    contents = { submit: (events) => producer.produceContents(events), full: () => false, maxEventsPerRequest: Infinity };
   } else {
-    embedded = new EmbeddedSource({
-      topic: 'http',
-      maxEvents: config.batch.maxEvents,
-      maxMs: config.batch.maxMs,
-      maxPending: config.maxPendingEvents,
-      storedOffset: () => processor.storedOffset('http', 0),
-    });
-    const source = embedded;
-    intake = {
-      submit: (events) => source.submit(events),
-      full: (n) => source.full(n),
-      maxEventsPerRequest: source.capacity,
-      maxFutureMs: config.maxFutureMs,
+    // Two inputs, each numbered as one partition of its own: interactions and contents.
+    const embeddedInput = <T>(topic: string, keyOf: (event: T) => string) => {
+      const source = new EmbeddedSource<T>({
+        topic,
+        maxEvents: config.batch.maxEvents,
+        maxMs: config.batch.maxMs,
+        maxPending: config.maxPendingEvents,
+        storedOffset: () => processor.storedOffset(topic, 0),
+        keyOf,
+      });
+      const intake: Intake<T> = { submit: (events) => source.submit(events), full: (n) => source.full(n), maxEventsPerRequest: source.capacity };
+      return { source, intake };
     };
+    const events = embeddedInput<InteractionEvent>(EMBEDDED_EVENTS_TOPIC, (e) => e.userId);
+    const published = embeddedInput<ContentEvent>(EMBEDDED_CONTENTS_TOPIC, (c) => c.itemId);
+    embedded = events.source;
+    embeddedContents = published.source;
+    intake = { ...events.intake, maxFutureMs: config.maxFutureMs };
+    contents = published.intake;
   }
 
   const api = buildApi({
     recommender,
     intake,
+    contents,
     metrics,
     logger,
     scenarios,
@@ -199,7 +214,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
   api.register(campaignRoutes, { campaigns: push.store });
 
   let pipeline: ReturnType<typeof applyWork> | undefined;
-  const work$ = kafka?.work$ ?? embedded?.work$;
+  const work$ = kafka?.work$ ?? (embedded && embeddedContents ? merge(embedded.work$, embeddedContents.work$) : undefined);
 
   return {
     config,
@@ -256,6 +271,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await kafka?.stop();
       if (embedded) {
         embedded.close();
+        embeddedContents?.close();
         await pipeline?.drained;
       }
       pipeline?.subscription.unsubscribe();

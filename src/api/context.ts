@@ -3,16 +3,20 @@ import type { ScenarioReport } from '../scenarios/report.ts';
 import type { ScenarioRegistry } from '../scenarios/registry.ts';
 import type { ScenarioService } from '../scenarios/service.ts';
 import type { Recommender } from '../serve/recommender.ts';
-import type { InteractionEvent } from '../events/schema.ts';
+import type { ContentEvent, InteractionEvent } from '../events/schema.ts';
 
-/** Where accepted events go: the embedded pipeline, or the Kafka events topic. */
-export interface EventIntake {
+/** Where accepted events go: the embedded pipeline, or their Kafka topic. */
+export interface Intake<T> {
   /** Resolves when the events are durable (applied, or acknowledged by Kafka). */
-  submit(events: InteractionEvent[]): Promise<void>;
+  submit(events: T[]): Promise<void>;
   /** True when taking `count` more events would exceed the input bound. */
   full(count: number): boolean;
   /** Most events one request may carry (the input bound itself): a larger one never fits. */
   readonly maxEventsPerRequest: number;
+}
+
+/** Where accepted interaction events go. */
+export interface EventIntake extends Intake<InteractionEvent> {
   /** Events dated further than this ahead of the wall clock are refused, ms. */
   readonly maxFutureMs: number;
 }
@@ -28,6 +32,8 @@ export interface ScenarioApi {
 export interface ApiContext {
   recommender: Recommender;
   intake: EventIntake;
+  /** Content events; without it there is no content route. */
+  contents: Intake<ContentEvent> | undefined;
   metrics: Metrics;
   /** Readiness: every dependency answers. */
   ready(): Promise<boolean>;

@@ -9,11 +9,12 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { FreshetError } from '../errors.ts';
+import type { ContentEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Recommender } from '../serve/recommender.ts';
 import { API_KEY_HEADER, ApiKeys } from './auth.ts';
-import type { ApiContext, EventIntake, ScenarioApi } from './context.ts';
+import type { ApiContext, EventIntake, Intake, ScenarioApi } from './context.ts';
 import { collectRoutes, openApiDocument, type RouteDoc } from './openapi.ts';
 import { eventRoutes } from './routes/events.ts';
 import { itemRoutes } from './routes/items.ts';
@@ -21,11 +22,13 @@ import { operationRoutes } from './routes/operations.ts';
 import { recommendationRoutes } from './routes/recommendations.ts';
 import { scenarioRoutes } from './routes/scenarios.ts';
 
-export type { EventIntake, ScenarioApi };
+export type { EventIntake, Intake, ScenarioApi };
 
 export interface ApiOptions {
   recommender: Recommender;
   intake: EventIntake;
+  /** Content events (POST /v1/contents); without it that route is absent. */
+  contents?: Intake<ContentEvent>;
   metrics: Metrics;
   logger: Logger;
   /** Readiness: every dependency answers. */
@@ -198,6 +201,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const context: ApiContext = {
     recommender: options.recommender,
     intake: options.intake,
+    contents: options.contents,
     metrics,
     ready: options.ready,
     maxK: options.maxK ?? 100,

@@ -42,7 +42,8 @@ export const command: Command = {
     'usage: freshet run [--replay FILE --format movielens|mind|brunch] [--limit N]',
     '',
     'Reads configuration from the environment (see README). Without KAFKA_BROKERS, REDIS_URL and',
-    'CLICKHOUSE_URL it runs embedded: state in process, events from POST /v1/events and --replay.',
+    'CLICKHOUSE_URL it runs embedded: state in process, events from POST /v1/events and --replay,',
+    'contents from POST /v1/contents.',
   ].join('\n'),
   options: {
     replay: { type: 'string' },

@@ -14,7 +14,6 @@ import {
   type Subscription,
 } from 'rxjs';
 import { FreshetError } from '../errors.ts';
-import type { InteractionEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import type { BatchProcessor } from './processor.ts';
 import type { ChunkResult, PartitionChunk } from './types.ts';
@@ -85,8 +84,8 @@ export function applyWork(
 const FENCED_MESSAGE =
   'events not applied: another engine advanced the stored offset of the HTTP input (run one engine per Redis prefix with HTTP input)';
 
-interface Submission {
-  events: InteractionEvent[];
+interface Submission<T> {
+  events: T[];
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -95,9 +94,10 @@ interface Submission {
  * Events submitted in-process (HTTP in embedded mode, a replayed file), grouped
  * into micro-batches by count and by time, numbered as offsets of one partition.
  */
-export class EmbeddedSource {
+export class EmbeddedSource<T> {
   readonly topic: string;
-  private readonly input = new Subject<Submission>();
+  private readonly input = new Subject<Submission<T>>();
+  private readonly keyOf: (event: T) => string;
   private nextOffset = 0n;
   private readonly storedOffset: (() => Promise<string | null>) | undefined;
   /** The stored offset is read before the next batch is numbered. */
@@ -113,8 +113,11 @@ export class EmbeddedSource {
     maxPending: number;
     /** The offset stored with the state for this input's partition 0, where the numbering resumes. */
     storedOffset?: () => Promise<string | null>;
+    /** Each message's key, as a producer to Kafka sets it (userId, or itemId for contents). */
+    keyOf: (event: T) => string;
   }) {
     this.topic = options.topic;
+    this.keyOf = options.keyOf;
     this.maxPending = options.maxPending;
     this.storedOffset = options.storedOffset;
     this.resumeDue = options.storedOffset !== undefined;
@@ -135,12 +138,12 @@ export class EmbeddedSource {
   }
 
   /** The batch as one chunk of work, its events numbered on from the last. */
-  private handOver(batch: Submission[]): Observable<Work> {
+  private handOver(batch: Array<Submission<T>>): Observable<Work> {
     return new Observable<Work>((subscriber) => {
       const messages = batch.flatMap((s) =>
         s.events.map((event) => ({
           offset: (this.nextOffset++).toString(),
-          key: Buffer.from(event.userId),
+          key: Buffer.from(this.keyOf(event)),
           value: Buffer.from(JSON.stringify(event)),
         })),
       );
@@ -168,7 +171,7 @@ export class EmbeddedSource {
   }
 
   /** Frees a batch's room in the queue and answers its submitters: done, or refused with `failure.error`. */
-  private settle(batch: Submission[], failure?: { error: unknown }): void {
+  private settle(batch: Array<Submission<T>>, failure?: { error: unknown }): void {
     for (const s of batch) {
       this.pending -= s.events.length;
       if (failure === undefined) s.resolve();
@@ -200,7 +203,7 @@ export class EmbeddedSource {
   }
 
   /** Resolves once the events are applied and durable in the state store. */
-  submit(events: InteractionEvent[]): Promise<void> {
+  submit(events: T[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     this.pending += events.length;
     return new Promise((resolve, reject) => this.input.next({ events, resolve, reject }));

@@ -39,9 +39,6 @@ export function pushStoreFor(state: StateStore, prefix: string): PushStore {
  * The push loop as the engine runs it: campaign records always readable (the
  * API), the loop itself only with PUSH_ENABLED=true. Push requests go to the
  * Kafka topic with KAFKA_BROKERS, else to an in-process sink.
- *
- * Known gap: content events only arrive on the Kafka contents topic, so an
- * embedded engine never starts a campaign; a POST of content events is the exit.
  */
 export class PushRuntime {
   readonly store: PushStore;

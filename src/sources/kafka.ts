@@ -1,6 +1,6 @@
 import { Kafka, Partitioners, logLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
-import type { InteractionEvent } from '../events/schema.ts';
+import type { ContentEvent, InteractionEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { BatchProcessor } from '../pipeline/processor.ts';
@@ -240,6 +240,14 @@ export class KafkaIngest implements DeadLetterSink {
       topic: this.options.eventsTopic,
       acks: -1,
       messages: events.map((e) => ({ key: e.userId, value: JSON.stringify(e) })),
+    });
+  }
+
+  async produceContents(contents: readonly ContentEvent[]): Promise<void> {
+    await this.producer.send({
+      topic: this.options.contentsTopic,
+      acks: -1,
+      messages: contents.map((c) => ({ key: c.itemId, value: JSON.stringify(c) })),
     });
   }
 

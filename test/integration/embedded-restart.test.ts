@@ -41,6 +41,26 @@ describe.skipIf(url === undefined)('engine: HTTP input with Redis state across a
     expect(await client.hget(`${prefix}off`, 'embedded/http/0')).toBe('50');
   }, 30_000);
 
+  it('applies the contents posted after a restart, numbered on in their own input', async () => {
+    const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: url as string, REDIS_PREFIX: `${prefix}contents:` };
+    const publish = async (itemIds: string[]) => {
+      const engine = createEngine(loadConfig(env), pino({ level: 'silent' }));
+      await engine.start();
+      try {
+        const payload = itemIds.map((itemId) => ({ itemId, publishedAt: Date.now() }));
+        const posted = await engine.api.inject({ method: 'POST', url: '/v1/contents', payload: JSON.stringify(payload) });
+        expect(posted.json()).toMatchObject({ accepted: itemIds.length, rejected: 0 });
+        return (await engine.store.getContents(itemIds)).map((c) => c?.itemId);
+      } finally {
+        await engine.stop();
+      }
+    };
+    expect(await publish(['n1', 'n2'])).toEqual(['n1', 'n2']);
+    expect(await publish(['n3'])).toEqual(['n3']);
+    expect(await client.hget(`${prefix}contents:off`, 'embedded/http-contents/0')).toBe('3');
+    expect(await client.hget(`${prefix}contents:off`, 'embedded/http/0')).toBeNull();
+  }, 30_000);
+
   it('refuses, as retryable, the events of a batch that a second engine on the same state fenced, then applies again', async () => {
     const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: url as string, REDIS_PREFIX: `${prefix}two:` };
     const [a, b] = [createEngine(loadConfig(env), pino({ level: 'silent' })), createEngine(loadConfig(env), pino({ level: 'silent' }))];

@@ -85,11 +85,19 @@ describe.skipIf(!brokers || !redisUrl || !clickhouseUrl)('push loop in a running
       60_000,
       () => 'events not applied',
     );
-    await producer.send({
-      topic: topics.contents,
-      acks: -1,
-      messages: [{ key: 'n1', value: JSON.stringify({ itemId: 'n1', publishedAt: Date.now() }) }],
+    // Over HTTP: the engine produces it to the contents topic, and consumes it from there.
+    const posted = await fetch(`${engine.url}/v1/contents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ itemId: 'n1', publishedAt: Date.now() }, { itemId: 'n2' }]),
     });
+    expect(await posted.json()).toEqual({
+      accepted: 1,
+      rejected: 1,
+      errors: [{ index: 1, field: 'publishedAt', reason: expect.stringContaining('publishedAt') }],
+    });
+    const offsets = await admin.fetchTopicOffsets(topics.contents);
+    expect(offsets.reduce((sum, p) => sum + Number(p.high), 0)).toBe(1);
   });
   afterAll(async () => {
     await engine?.stop();

@@ -235,7 +235,7 @@ describe('batch processor', () => {
   it('fails the HTTP input submissions of a batch that another engine fenced, and resumes after the stored offset', async () => {
     const options = setupOptions();
     const processor = new BatchProcessor({ ...options, group: 'embedded' });
-    const source = new EmbeddedSource({ topic: 'http', maxEvents: 10, maxMs: 1, maxPending: 100, storedOffset: () => processor.storedOffset('http', 0) });
+    const source = new EmbeddedSource<InteractionEvent>({ topic: 'http', maxEvents: 10, maxMs: 1, maxPending: 100, storedOffset: () => processor.storedOffset('http', 0), keyOf: (e) => e.userId });
     const { drained } = applyWork(source.work$, processor, pino({ level: 'silent' }));
     await source.submit([{ type: 'click', userId: 'u1', itemId: 'i1', ts: NOW - 1000 }]);
     // Another engine on the same store applies two events of the same input.
@@ -259,7 +259,7 @@ describe('batch processor', () => {
       if (reads++ === 0) throw new Error('store unavailable');
       return processor.storedOffset('http', 0);
     };
-    const source = new EmbeddedSource({ topic: 'http', maxEvents: 10, maxMs: 1, maxPending: 100, storedOffset });
+    const source = new EmbeddedSource<InteractionEvent>({ topic: 'http', maxEvents: 10, maxMs: 1, maxPending: 100, storedOffset, keyOf: (e) => e.userId });
     const { drained } = applyWork(source.work$, processor, pino({ level: 'silent' }));
     await expect(source.submit([{ type: 'click', userId: 'u1', itemId: 'i1', ts: NOW - 1000 }])).rejects.toThrow('store unavailable');
     expect(source.full(100)).toBe(false); // the refused events no longer count against the bound

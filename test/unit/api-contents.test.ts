@@ -1,0 +1,69 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/env.ts';
+import { createEngine, type Engine } from '../../src/engine.ts';
+import { eventually } from '../support/scenarios.ts';
+
+describe('content events over HTTP, embedded', () => {
+  let engine: Engine;
+
+  beforeAll(async () => {
+    const env = { PORT: '0', HOST: '127.0.0.1', PUSH_ENABLED: 'true', PUSH_DELAY_MS: '0', PUSH_TICK_MS: '100' };
+    engine = createEngine(loadConfig(env), pino({ level: 'silent' }));
+    await engine.start();
+  });
+  afterAll(async () => {
+    await engine.stop();
+  });
+
+  const post = (payload: string, contentType = 'application/json') =>
+    engine.api.inject({ method: 'POST', url: '/v1/contents', headers: { 'content-type': contentType }, payload });
+
+  it('stores the valid contents once applied, and rejects the others naming the field', async () => {
+    const now = Date.now();
+    const answer = await post(
+      JSON.stringify([
+        { itemId: 'c1', publishedAt: now, category: 'news', title: 'First', ttlSeconds: 3600 },
+        { itemId: 'c2' },
+        { itemId: 'c3', publishedAt: new Date(now).toISOString() },
+        { itemId: 'c4', publishedAt: now, ttlSeconds: 0 },
+      ]),
+    );
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json()).toEqual({
+      accepted: 2,
+      rejected: 2,
+      errors: [
+        { index: 1, field: 'publishedAt', reason: expect.stringContaining('publishedAt') },
+        { index: 3, field: 'ttlSeconds', reason: 'ttlSeconds must be a positive integer' },
+      ],
+    });
+    // Answered once applied: the contents are in the state already.
+    expect(await engine.store.getContent('c1')).toEqual({ itemId: 'c1', publishedAt: now, category: 'news', title: 'First', ttlSeconds: 3600 });
+    expect(await engine.store.getContent('c3')).toEqual({ itemId: 'c3', publishedAt: now });
+    expect(await engine.store.getContent('c2')).toBeUndefined();
+  });
+
+  it('takes NDJSON, and answers 400 for a body that is not JSON', async () => {
+    const later = Date.now();
+    const answer = await post(`{"itemId":"c5","publishedAt":${later}}\n{"itemId":`, 'application/x-ndjson');
+    expect(answer.json()).toEqual({ accepted: 1, rejected: 1, errors: [{ index: 1, field: '$', reason: 'line is not valid JSON' }] });
+    expect((await engine.store.getContent('c5'))?.publishedAt).toBe(later);
+    const bad = await post('[{"itemId":');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ error: { code: 'request_invalid', field: 'body' } });
+  });
+
+  it('starts a push campaign for a content posted, with no Kafka', async () => {
+    await eventually(
+      async () => (await engine.api.inject({ url: '/v1/campaigns' })).json().campaigns.some((c: { itemId: string }) => c.itemId === 'c1'),
+      5_000,
+      'a campaign for c1',
+    );
+  });
+
+  it('describes the route in the OpenAPI document', async () => {
+    const document = (await engine.api.inject({ url: '/openapi.json' })).json();
+    expect(document.paths['/v1/contents'].post.operationId).toBe('submitContents');
+  });
+});
