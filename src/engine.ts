@@ -18,6 +18,7 @@ import { OnlineModel } from './model/online-mf.ts';
 import { BatchProcessor } from './pipeline/processor.ts';
 import { EmbeddedSource, applyWork } from './pipeline/stream.ts';
 import type { DeadLetter, DeadLetterSink } from './pipeline/types.ts';
+import { retryUntilDone } from './retry.ts';
 import { ScenarioRuntime } from './scenarios/runtime.ts';
 import { CachedStateStore } from './serve/cache.ts';
 import { ItemIndex } from './serve/item-index.ts';
@@ -232,11 +233,13 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await clickhouse?.migrate();
       if (store instanceof RedisStateStore) {
         // Before the first batch: a user whose value a batch writes in the current layout no longer
-        // reads a zset, so one folded after that write would not be read.
-        // Known gap: if the fold fails the engine starts anyway, and such users' older clicks are lost.
-        await foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping).catch(
-          (err: unknown) => logger.warn({ err }, 'clicked items of the earlier layout not moved; the next start retries'),
-        );
+        // reads a zset, so one folded after that write would not be read. Nothing is consumed or
+        // served until the fold is done: a failure is retried, not skipped.
+        await retryUntilDone(() => foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping), {
+          what: 'clicked items of the earlier layout not moved; the engine starts once they are',
+          logger,
+          stopped: () => stopping,
+        });
       }
       await scenarios.start();
       await push.start();
