@@ -57,6 +57,12 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+interface StoredOffset {
+  topic: string;
+  partition: number;
+  offset: string | null;
+}
+
 /** Routes kafkajs's own log lines into the component's logger. */
 function kafkaLogCreator(logger: Logger) {
   const child = logger.child({ component: 'kafkajs' });
@@ -89,6 +95,10 @@ export class KafkaIngest implements DeadLetterSink {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Kafka offsets waiting for the partition's commit in flight, by topic and partition. */
   private readonly pendingCommits = new Map<string, { offset: string }>();
+  /** Partitions whose lag a batch has reported since the last join, as "topic/partition". */
+  private readonly lagReported = new Set<string>();
+  /** Joins so far: a report of an earlier join's lag is dropped. */
+  private joins = 0;
 
   constructor(options: KafkaIngestOptions) {
     this.options = options;
@@ -140,9 +150,10 @@ export class KafkaIngest implements DeadLetterSink {
     }
 
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
-      // Known gap: a partition without messages since the join reports no lag until its next batch.
       this.options.metrics?.consumerLag.reset();
-      void this.seekToStoredOffsets(event.payload.memberAssignment);
+      this.lagReported.clear();
+      const join = ++this.joins;
+      void this.seekToStoredOffsets(event.payload.memberAssignment).then((stored) => this.reportJoinLag(stored, join));
     });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => this.crashed(payload.error, payload.restart));
     this.running = true;
@@ -162,11 +173,13 @@ export class KafkaIngest implements DeadLetterSink {
       partitionsConsumedConcurrently: Math.max(1, this.options.concurrency ?? 1),
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const { topic, partition } = batch;
-        const lag = (next: string) =>
+        const lag = (next: string) => {
+          this.lagReported.add(`${topic}/${partition}`);
           this.options.metrics?.consumerLag.set(
             { topic, partition: String(partition) },
             Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))),
           );
+        };
         lag(batch.firstOffset() ?? batch.highWatermark);
         for (let i = 0; i < batch.messages.length; i += this.options.maxEvents) {
           if (!this.running || !isRunning() || isStale()) return;
@@ -329,17 +342,48 @@ export class KafkaIngest implements DeadLetterSink {
     }
   }
 
-  private async seekToStoredOffsets(assignment: Record<string, number[]>): Promise<void> {
+  /** Seeks each assigned partition to its stored offset; resolves with those read (null: none stored). */
+  private async seekToStoredOffsets(assignment: Record<string, number[]>): Promise<StoredOffset[]> {
     this.options.processor.forgetCursors();
+    const stored: StoredOffset[] = [];
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const partition of partitions) {
         try {
           const offset = await this.options.processor.storedOffset(topic, partition);
           if (offset !== null) this.consumer.seek({ topic, partition, offset });
+          stored.push({ topic, partition, offset });
         } catch (err) {
           this.logger.warn({ err, topic, partition }, 'could not read stored offset; resuming from the group offset');
         }
       }
+    }
+    return stored;
+  }
+
+  /**
+   * Sets the lag of each assigned partition at the join, from its end and the offset stored with
+   * the state (its start when none is), so that a partition without new messages shows its lag
+   * (0 when caught up) rather than none. A batch's own report since the join wins.
+   */
+  private async reportJoinLag(stored: readonly StoredOffset[], join: number): Promise<void> {
+    const gauge = this.options.metrics?.consumerLag;
+    if (gauge === undefined || stored.length === 0) return;
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      for (const topic of new Set(stored.map((s) => s.topic))) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        for (const { partition, offset } of stored.filter((s) => s.topic === topic)) {
+          const end = ends.find((e) => e.partition === partition);
+          if (end === undefined || join !== this.joins || this.lagReported.has(`${topic}/${partition}`)) continue;
+          const lag = BigInt(end.high) - BigInt(offset ?? end.low);
+          gauge.set({ topic, partition: String(partition) }, Math.max(0, Number(lag)));
+        }
+      }
+    } catch (err) {
+      this.logger.debug({ err }, 'lag at the join not read; batches report it');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
   }
 }
