@@ -63,6 +63,9 @@ export function simulationParams(values: Values): PushParams {
       partial[key] = duration(values[option] as string, option);
     }
   }
+  // Deleting campaigns plays no part in a simulation: the retention outlasts any expiry given.
+  const expiryMs = partial.expiryMs ?? pushParams().expiryMs;
+  partial.retentionMs = Math.max(pushParams().retentionMs, expiryMs + 86_400_000);
   return pushParams(partial);
 }
 

@@ -37,6 +37,8 @@ export type Validated<T> = { ok: true; value: T } | ({ ok: false } & Rejection);
 
 export const ID_MAX_LENGTH = 256;
 const TEXT_MAX_LENGTH = 1024;
+/** Longest lifetime a content may give its push campaign: a year, as PUSH_EXPIRY_MS. */
+const TTL_SECONDS_MAX = 365 * 86_400;
 /** Earliest accepted event time: 1970-01-01. Data sets such as MovieLens start in 1997. */
 const TS_MIN = 0;
 /** Latest representable event time accepted by validation (year 2200); clock skew is judged later. */
@@ -77,10 +79,13 @@ function readOptionalText(obj: Record<string, unknown>, field: string): string |
   return raw;
 }
 
-/** Why an event dated `ts` is refused when `now` is the wall clock: more than `maxFutureMs` ahead. */
-export function tooFarAhead(ts: number, now: number, maxFutureMs: number): Rejection | undefined {
+/**
+ * Why an event dated `ts` is refused when `now` is the wall clock: more than `maxFutureMs` ahead.
+ * `field`: the time's field, `ts` or a content's `publishedAt`.
+ */
+export function tooFarAhead(ts: number, now: number, maxFutureMs: number, field = 'ts'): Rejection | undefined {
   if (ts <= now + maxFutureMs) return undefined;
-  return { field: 'ts', reason: `ts is more than ${maxFutureMs} ms ahead of the clock` };
+  return { field, reason: `${field} is more than ${maxFutureMs} ms ahead of the clock` };
 }
 
 /** Whether the YYYY-MM-DD that starts `iso` names a day of the calendar. */
@@ -152,8 +157,8 @@ export function validateContent(input: unknown): Validated<ContentEvent> {
   }
   const ttl = input.ttlSeconds;
   if (ttl !== undefined && ttl !== null) {
-    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0) {
-      return reject('ttlSeconds', 'ttlSeconds must be a positive integer');
+    if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0 || ttl > TTL_SECONDS_MAX) {
+      return reject('ttlSeconds', `ttlSeconds must be an integer from 1 to ${TTL_SECONDS_MAX} (365 days)`);
     }
     event.ttlSeconds = ttl;
   }

@@ -161,10 +161,13 @@ export class BatchProcessor {
   private async applyContents(chunk: PartitionChunk, key: string, lastOffset: string): Promise<ChunkResult> {
     const contents: ContentEvent[] = [];
     const letters: DeadLetter[] = [];
+    const now = this.now();
     for (const message of chunk.messages) {
       const result = decodeContent(message.value);
-      if (result.ok) contents.push(result.value);
-      else letters.push(this.deadLetter(chunk, message, result));
+      // A content dated ahead would rank first among the fresh ones until its time came.
+      const rejection = result.ok ? tooFarAhead(result.value.publishedAt, now, this.options.maxFutureMs, 'publishedAt') : result;
+      if (rejection === undefined) contents.push((result as { value: ContentEvent }).value);
+      else letters.push(this.deadLetter(chunk, message, rejection));
     }
     await this.sendDeadLetters(letters);
     const nextOffset = await this.commit(key, lastOffset, { effects: undefined, analytics: undefined, contents });

@@ -35,7 +35,7 @@ describe('content events over HTTP, embedded', () => {
       rejected: 2,
       errors: [
         { index: 1, field: 'publishedAt', reason: expect.stringContaining('publishedAt') },
-        { index: 3, field: 'ttlSeconds', reason: 'ttlSeconds must be a positive integer' },
+        { index: 3, field: 'ttlSeconds', reason: 'ttlSeconds must be an integer from 1 to 31536000 (365 days)' },
       ],
     });
     // Answered once applied: the contents are in the state already.
@@ -44,11 +44,31 @@ describe('content events over HTTP, embedded', () => {
     expect(await engine.store.getContent('c2')).toBeUndefined();
   });
 
-  it('takes NDJSON, and answers 400 for a body that is not JSON', async () => {
+  it('refuses a content published more than MAX_EVENT_FUTURE_MS ahead, which would crowd out the fresh ones', async () => {
+    const answer = await post(JSON.stringify({ itemId: 'ahead', publishedAt: '2199-01-01T00:00:00Z' }));
+    expect(answer.json()).toEqual({
+      accepted: 0,
+      rejected: 1,
+      errors: [{ index: 0, field: 'publishedAt', reason: 'publishedAt is more than 300000 ms ahead of the clock' }],
+    });
+    expect(await engine.store.getContent('ahead')).toBeUndefined();
+  });
+
+  it('refuses a lifetime over a year, which no date could end', async () => {
+    const answer = await post(JSON.stringify({ itemId: 'long', publishedAt: Date.now(), ttlSeconds: 365 * 86_400 + 1 }));
+    expect(answer.json()).toMatchObject({ accepted: 0, errors: [{ index: 0, field: 'ttlSeconds' }] });
+    const year = await post(JSON.stringify({ itemId: 'year', publishedAt: Date.now(), ttlSeconds: 365 * 86_400 }));
+    expect(year.json()).toMatchObject({ accepted: 1 });
+  });
+
+  it('takes NDJSON (blank lines skipped, indexes by line) and one object over several lines, and answers 400 for a body that is not JSON', async () => {
     const later = Date.now();
-    const answer = await post(`{"itemId":"c5","publishedAt":${later}}\n{"itemId":`, 'application/x-ndjson');
-    expect(answer.json()).toEqual({ accepted: 1, rejected: 1, errors: [{ index: 1, field: '$', reason: 'line is not valid JSON' }] });
+    const answer = await post(`{"itemId":"c5","publishedAt":${later}}\n\n{"itemId":`, 'application/x-ndjson');
+    expect(answer.json()).toEqual({ accepted: 1, rejected: 1, errors: [{ index: 2, field: '$', reason: 'line is not valid JSON' }] });
     expect((await engine.store.getContent('c5'))?.publishedAt).toBe(later);
+    const pretty = await post(JSON.stringify({ itemId: 'c6', publishedAt: later }, null, 2));
+    expect(pretty.json()).toEqual({ accepted: 1, rejected: 0, errors: [] });
+    expect((await engine.store.getContent('c6'))?.publishedAt).toBe(later);
     const bad = await post('[{"itemId":');
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ error: { code: 'request_invalid', field: 'body' } });

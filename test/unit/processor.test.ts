@@ -173,12 +173,20 @@ describe('batch processor', () => {
       messages: [
         message(7, { itemId: 'n1', publishedAt: '2019-11-09T10:00:00Z', category: 'sports' }),
         message(8, { itemId: 'n2', publishedAt: 'soon' }),
+        // More than maxFutureMs (60 s) ahead of the clock; at the bound is taken.
+        message(9, { itemId: 'n3', publishedAt: NOW + 60_001 }),
+        message(10, { itemId: 'n4', publishedAt: NOW + 60_000 }),
       ],
     });
-    expect(result).toEqual({ nextOffset: '9', applied: 1, rejected: 1, skipped: 0 });
+    expect(result).toEqual({ nextOffset: '11', applied: 2, rejected: 2, skipped: 0 });
     expect(await store.getContent('n1')).toEqual({ itemId: 'n1', publishedAt: Date.UTC(2019, 10, 9, 10), category: 'sports' });
-    expect(letters.map((l) => [l.topic, l.offset, l.field])).toEqual([['contents', '8', 'publishedAt']]);
-    expect(await store.readOffset('g/contents/1')).toBe('9');
+    expect(await store.getContent('n3')).toBeUndefined();
+    expect((await store.getContent('n4'))?.publishedAt).toBe(NOW + 60_000);
+    expect(letters.map((l) => [l.topic, l.offset, l.field, l.reason])).toEqual([
+      ['contents', '8', 'publishedAt', expect.stringContaining('publishedAt')],
+      ['contents', '9', 'publishedAt', 'publishedAt is more than 60000 ms ahead of the clock'],
+    ]);
+    expect(await store.readOffset('g/contents/1')).toBe('11');
   });
 
   it('hands exactly the applied events to the after-commit hook, once per durable batch', async () => {

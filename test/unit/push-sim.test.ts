@@ -85,6 +85,8 @@ describe('push simulation report', () => {
     });
     expect(() => simulationParams({ pilot: '0' })).toThrow(/pilotSize must be an integer from 1/);
     expect(() => simulationParams({ expiry: 'soon' })).toThrow(/--expiry must be a duration/);
+    // An expiry past the loop's default retention (30 days) takes a retention beyond it.
+    expect(simulationParams({ expiry: '60d' })).toMatchObject({ expiryMs: 60 * 86_400_000, retentionMs: 61 * 86_400_000 });
   });
 
   it('prints one line per strategy', () => {

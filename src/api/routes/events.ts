@@ -14,7 +14,13 @@ function badRequest(reply: FastifyReply, field: string, message: string) {
   return reply.code(400).send({ error: { code: 'request_invalid', field, message } });
 }
 
-/** Splits a body of a JSON array, one JSON object, or NDJSON lines into elements. */
+/** A blank NDJSON line: no element, but its place keeps the lines' indexes. */
+const BLANK = Symbol('blank line');
+
+/**
+ * Splits a body of a JSON array, one JSON object (over several lines or not), or NDJSON lines
+ * into elements; an element that is not JSON is `{ __invalidJson: true }`.
+ */
 function parseEventsBody(body: string): unknown[] | string {
   const text = body.trim();
   if (text === '') return [];
@@ -26,7 +32,17 @@ function parseEventsBody(body: string): unknown[] | string {
       return 'body is not valid JSON';
     }
   }
+  if (text.includes('\n')) {
+    // One object written over several lines, or NDJSON lines.
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (!Array.isArray(parsed)) return [parsed];
+    } catch {
+      // NDJSON.
+    }
+  }
   return text.split('\n').map((line) => {
+    if (line.trim() === '') return BLANK;
     try {
       return JSON.parse(line) as unknown;
     } catch {
@@ -54,6 +70,7 @@ async function take<T>(
   const accepted: T[] = [];
   const errors: RejectedEvent[] = [];
   elements.forEach((element, index) => {
+    if (element === BLANK) return;
     if (typeof element === 'object' && element !== null && '__invalidJson' in element) {
       errors.push({ index, field: '$', reason: 'line is not valid JSON' });
       return;
@@ -124,6 +141,21 @@ const example = {
   variant: 'home/control',
 };
 
+/** `validate`, then a refusal of a time (`field`) more than `maxFutureMs` ahead of the clock. */
+function notAhead<T>(
+  validate: (element: unknown) => Validated<T>,
+  timeOf: (event: T) => number,
+  field: string,
+  maxFutureMs: number,
+): (element: unknown) => Validated<T> {
+  const now = Date.now();
+  return (element) => {
+    const result = validate(element);
+    const late = result.ok ? tooFarAhead(timeOf(result.value), now, maxFutureMs, field) : undefined;
+    return late === undefined ? result : { ok: false, ...late };
+  };
+}
+
 /** The schema and body description of a route taking events of one kind. */
 function intakeRoute(options: { operationId: string; summary: string; itemSchema: object; example: object }) {
   return {
@@ -178,14 +210,8 @@ export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
   app.post(
     '/v1/events',
     intakeRoute({ operationId: 'submitEvents', summary: 'Submit interaction events', itemSchema: eventSchema, example }),
-    async (request, reply) => {
-      const now = Date.now();
-      return take(request, reply, intake, metrics, (element) => {
-        const result = validateInteraction(element);
-        const late = result.ok ? tooFarAhead(result.value.ts, now, intake.maxFutureMs) : undefined;
-        return late === undefined ? result : { ok: false, ...late };
-      });
-    },
+    async (request, reply) =>
+      take(request, reply, intake, metrics, notAhead(validateInteraction, (e) => e.ts, 'ts', intake.maxFutureMs)),
   );
   if (contents === undefined) return;
   app.post(
@@ -196,6 +222,7 @@ export function eventRoutes(app: FastifyInstance, context: ApiContext): void {
       itemSchema: contentSchema,
       example: contentExample,
     }),
-    async (request, reply) => take(request, reply, contents, metrics, validateContent),
+    async (request, reply) =>
+      take(request, reply, contents, metrics, notAhead(validateContent, (c) => c.publishedAt, 'publishedAt', intake.maxFutureMs)),
   );
 }
