@@ -25,7 +25,7 @@ import { ItemIndex } from './serve/item-index.ts';
 import { Recommender } from './serve/recommender.ts';
 import { KafkaIngest } from './sources/kafka.ts';
 import { MemoryStateStore } from './state/memory.ts';
-import { foldClickedLayout } from './state/migrate.ts';
+import { foldClickedLayout, isRedisRefusal } from './state/migrate.ts';
 import { RedisStateStore } from './state/redis.ts';
 import { ExpirySweeper } from './state/sweep.ts';
 import type { StateStore } from './state/store.ts';
@@ -234,12 +234,17 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       if (store instanceof RedisStateStore) {
         // Before the first batch: a user whose value a batch writes in the current layout no longer
         // reads a zset, so one folded after that write would not be read. Nothing is consumed or
-        // served until the fold is done: a failure is retried, not skipped.
-        await retryUntilDone(() => foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping), {
+        // served until the fold is done: an outage is retried, and a refusal stops the start.
+        const fold = () => foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping);
+        await retryUntilDone(fold, {
           what: 'clicked items of the earlier layout not moved; the engine starts once they are',
           logger,
           stopped: () => stopping,
+          permanent: isRedisRefusal,
+        }).catch((err: unknown) => {
+          throw new FreshetError('store_unavailable', `clicked items of the earlier layout could not be moved: ${(err as Error).message}`, { cause: err });
         });
+        if (stopping) throw new FreshetError('store_unavailable', 'the engine was stopped while it waited for Redis to start');
       }
       await scenarios.start();
       await push.start();

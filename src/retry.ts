@@ -10,6 +10,8 @@ export interface RetryOptions {
   firstWaitMs?: number;
   /** Default 30 s. */
   maxWaitMs?: number;
+  /** Errors no retry mends: thrown at once. Default none. */
+  permanent?: (err: unknown) => boolean;
 }
 
 /** How often a wait checks `stopped`, ms. */
@@ -17,7 +19,7 @@ const POLL_MS = 100;
 
 /**
  * Runs `step` until it resolves, logging each failure and waiting before the next attempt;
- * resolves undefined once `stopped()` turns true instead.
+ * resolves undefined once `stopped()` turns true instead, and rejects with a permanent error.
  */
 export async function retryUntilDone<T>(step: () => Promise<T>, options: RetryOptions): Promise<T | undefined> {
   const first = options.firstWaitMs ?? 1_000;
@@ -26,6 +28,7 @@ export async function retryUntilDone<T>(step: () => Promise<T>, options: RetryOp
     try {
       return await step();
     } catch (err) {
+      if (options.permanent?.(err) === true) throw err;
       const waitMs = Math.min(most, first * 2 ** (attempt - 1));
       options.logger.warn({ err, attempt, waitMs }, `${options.what}; retrying`);
       for (let waited = 0; waited < waitMs && !options.stopped(); waited += POLL_MS) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 
 /**
@@ -51,6 +51,15 @@ function globEscaped(text: string): string {
 const DONE = 'layout:clicked';
 
 /**
+ * Whether `err` is Redis refusing a command for good (no permission, a script error, a wrong
+ * type), which no retry mends, rather than a connection lost or a server busy for a while.
+ */
+export function isRedisRefusal(err: unknown): boolean {
+  if (!(err instanceof ReplyError)) return false;
+  return !/^(LOADING|BUSY|TRYAGAIN|MASTERDOWN|READONLY|OOM|CLUSTERDOWN|NOREPLICAS)\b/.test((err as Error).message);
+}
+
+/**
  * Moves clicked items stored in the earlier layout (P+clk:<user>, P+rc:<user>) into P+cl:<user>,
  * SCAN by SCAN, and marks the prefix done so that later starts skip the scan. Safe to run in
  * several processes at once and to stop at any point; `stopped` is checked between steps.
@@ -64,6 +73,12 @@ export async function foldClickedLayout(
   stopped: () => boolean = () => false,
 ): Promise<number> {
   if ((await client.exists(`${prefix}${DONE}`)) === 1) return 0;
+  // Every commit of every layout writes the stored offsets: without them nothing was ever stored
+  // under this prefix, and there is nothing to scan for.
+  if ((await client.exists(`${prefix}off`)) === 0) {
+    await client.set(`${prefix}${DONE}`, '1');
+    return 0;
+  }
   const old = `${prefix}clk:`;
   let cursor = '0';
   let moved = 0;

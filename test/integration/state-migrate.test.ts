@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/env.ts';
+import { createEngine } from '../../src/engine.ts';
 import { encodeUser } from '../../src/model/records.ts';
 import { foldClickedLayout } from '../../src/state/migrate.ts';
 import { RedisStateStore } from '../../src/state/redis.ts';
@@ -31,6 +33,8 @@ describe.skipIf(url === undefined)('clicked items of the earlier layout', () => 
     await redis.set(`${prefix}cl:u5`, 'not a zset');
     // Each with its model record, as that layout kept it: bare, the clicked items in keys of their own.
     for (const u of ['u1', 'u2', 'u3', 'u4']) await redis.set(`${prefix}u:${u}`, encodeUser({ ts: 1, count: 1, vec: new Float32Array(4) }));
+    // And the offsets its commits stored.
+    await redis.hset(`${prefix}off`, 'g/events/0', '10');
 
     const logger = pino({ level: 'silent' });
     expect(await foldClickedLayout(redis, prefix, 4, logger)).toBe(4);
@@ -61,9 +65,59 @@ describe.skipIf(url === undefined)('clicked items of the earlier layout', () => 
     const [own, other] = [`${base}[ab]*:`, `${base}a:`];
     await redis.sadd(`${own}clk:u`, 'x');
     await redis.sadd(`${other}clk:u`, 'y');
+    await redis.hset(`${own}off`, 'g/events/0', '1');
     expect(await foldClickedLayout(redis, own, 10, pino({ level: 'silent' }))).toBe(1);
     expect(await redis.zrange(`${own}cl:u`, 0, -1)).toEqual(['x']);
     expect(await redis.smembers(`${other}clk:u`)).toEqual(['y']);
     expect(await redis.exists(`${other}cl:u`)).toBe(0);
+  });
+
+  it('are not looked for under a prefix where nothing was ever committed', async () => {
+    const prefix = `${uniqueName('fresh')}:`;
+    // No offsets: a stray key of that name is not from an earlier layout's commit.
+    await redis.sadd(`${prefix}clk:u`, 'x');
+    expect(await foldClickedLayout(redis, prefix, 10, pino({ level: 'silent' }))).toBe(0);
+    expect(await redis.get(`${prefix}layout:clicked`)).toBe('1');
+    expect(await redis.smembers(`${prefix}clk:u`)).toEqual(['x']);
+  });
+
+  describe('at the start of an engine whose Redis user may not SCAN', () => {
+    const user = uniqueName('noscan').replace(/[^A-Za-z0-9_-]/g, '_');
+    const limited = () => {
+      const address = new URL(url as string);
+      address.username = user;
+      address.password = 'pw';
+      return address.toString();
+    };
+    const start = async (prefix: string) => {
+      const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: limited(), REDIS_PREFIX: prefix };
+      const engine = createEngine(loadConfig(env), pino({ level: 'silent' }));
+      return { engine, started: engine.start() };
+    };
+    beforeAll(async () => {
+      await redis.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-scan');
+    });
+    afterAll(async () => {
+      await redis.call('ACL', 'DELUSER', user);
+    });
+
+    it('start on a fresh prefix, which needs no scan', async () => {
+      const { engine, started } = await start(`${uniqueName('fresh')}:`);
+      try {
+        await expect(started).resolves.toMatch(/^http:/);
+      } finally {
+        await engine.stop();
+      }
+    });
+
+    it('refuse to start, naming the refusal, where keys of the earlier layout may remain', async () => {
+      const prefix = `${uniqueName('old')}:`;
+      await redis.hset(`${prefix}off`, 'g/events/0', '10');
+      await redis.sadd(`${prefix}clk:u`, 'x');
+      const { engine, started } = await start(prefix);
+      await expect(started).rejects.toMatchObject({ code: 'store_unavailable', message: expect.stringContaining('NOPERM') });
+      await engine.stop();
+      expect(await redis.smembers(`${prefix}clk:u`)).toEqual(['x']);
+    });
   });
 });

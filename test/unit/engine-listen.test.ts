@@ -24,4 +24,20 @@ describe('engine start-up', () => {
     const engine = createEngine(loadConfig({ PORT: '0', HOST: '198.51.100.7' }), pino({ level: 'silent' }));
     await expect(engine.start()).rejects.toMatchObject({ code: 'config_invalid', field: 'HOST' });
   });
+
+  it('waits for Redis before it consumes or serves, and gives up without serving when stopped meanwhile', async () => {
+    // A loopback port nothing listens on.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: `redis://127.0.0.1:${port}` };
+    const engine = createEngine(loadConfig(env), pino({ level: 'silent' }));
+    const started = engine.start().then(() => 'started', (err: unknown) => err);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(engine.api.server.listening).toBe(false);
+    await engine.stop();
+    expect(await started).toMatchObject({ code: 'store_unavailable', message: 'the engine was stopped while it waited for Redis to start' });
+    expect(engine.api.server.listening).toBe(false);
+  }, 15_000);
 });

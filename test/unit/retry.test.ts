@@ -49,6 +49,22 @@ describe('retry until done', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 
+  it('throws at once an error no retry mends', async () => {
+    const { lines, logger } = recorder();
+    let calls = 0;
+    const refused = new Error('NOPERM');
+    const attempt = retryUntilDone(
+      async () => {
+        calls++;
+        throw calls === 1 ? new Error('connection lost') : refused;
+      },
+      { what: 'step failed', logger, stopped: () => false, firstWaitMs: 10, permanent: (err) => err === refused },
+    );
+    await expect(attempt).rejects.toBe(refused);
+    expect(calls).toBe(2);
+    expect(lines).toHaveLength(1);
+  });
+
   it('does not run the step when already stopped', async () => {
     const { logger } = recorder();
     let calls = 0;
