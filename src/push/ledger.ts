@@ -11,6 +11,18 @@ export class MemoryPushLedger {
   readonly totals: PushCounts = { sends: 0, opens: 0 };
   readonly openers = new Map<string, Set<string>>();
   readonly active = new Map<string, number>();
+  /** Whether a user's counters are still alive (their user TTL not over). */
+  private readonly alive: (userId: string) => boolean;
+
+  constructor(alive: (userId: string) => boolean = () => true) {
+    this.alive = alive;
+  }
+
+  /** A user's counters; none once they expired, swept or not. */
+  userCounts(userId: string): PushCounts {
+    const counts = this.alive(userId) ? this.users.get(userId) : undefined;
+    return { ...(counts ?? { sends: 0, opens: 0 }) };
+  }
 
   apply(tally: PushTally | undefined): void {
     if (tally === undefined) return;

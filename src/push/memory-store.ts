@@ -21,7 +21,7 @@ export class MemoryPushStore implements PushStore {
   }
 
   async userCounts(userIds: readonly string[]): Promise<PushCounts[]> {
-    return userIds.map((id) => ({ ...(this.ledger.users.get(id) ?? { sends: 0, opens: 0 }) }));
+    return userIds.map((id) => this.ledger.userCounts(id));
   }
 
   async totals(): Promise<PushCounts> {

@@ -37,8 +37,9 @@ class WriteTimes {
     this.at.set(key, at);
   }
 
-  get(key: string): number | undefined {
-    return this.at.get(key);
+  /** Whether `key` was written within `ttlMs` before `now` (or never: untracked keys live). */
+  alive(key: string, ttlMs: number, now: number): boolean {
+    return ttlMs <= 0 || (this.at.get(key) ?? now) >= now - ttlMs;
   }
 
   entries(): IterableIterator<[string, number]> {
@@ -95,7 +96,7 @@ export class MemoryStateStore implements StateStore {
   private readonly outbox = new Map<string, AnalyticsBatch>();
   private readonly contents = new Map<string, ContentEvent>();
   /** Push counters, read by the push loop's in-process store. */
-  readonly push = new MemoryPushLedger();
+  readonly push = new MemoryPushLedger((id) => this.pushAlive(id));
   private readonly clickedMax: number;
   private readonly ttl: { userMs: number; itemMs: number };
   private readonly now: () => number;
@@ -122,15 +123,19 @@ export class MemoryStateStore implements StateStore {
   }
 
   private userAlive(id: string, at = this.now()): boolean {
-    return this.ttl.userMs <= 0 || (this.userWrites.get(id) ?? at) >= at - this.ttl.userMs;
+    return this.userWrites.alive(id, this.ttl.userMs, at);
   }
 
   private itemAlive(id: string, at = this.now()): boolean {
-    return this.ttl.itemMs <= 0 || (this.itemSeq.get(id) ?? at) >= at - this.ttl.itemMs;
+    return this.itemSeq.alive(id, this.ttl.itemMs, at);
+  }
+
+  private pushAlive(id: string, at = this.now()): boolean {
+    return this.pushWrites.alive(id, this.ttl.userMs, at);
   }
 
   private contentAlive(id: string, at = this.now()): boolean {
-    return this.ttl.itemMs <= 0 || (this.contentWrites.get(id) ?? at) >= at - this.ttl.itemMs;
+    return this.contentWrites.alive(id, this.ttl.itemMs, at);
   }
 
   async readOffset(partition: string): Promise<string | null> {
@@ -201,7 +206,7 @@ export class MemoryStateStore implements StateStore {
     const userMs = this.ttl.userMs;
     if (userMs > 0) {
       for (const id of tally.users.keys()) {
-        if ((this.pushWrites.get(id) ?? now) < now - userMs) this.push.users.delete(id);
+        if (!this.pushAlive(id, now)) this.push.users.delete(id);
         this.pushWrites.write(id, now);
       }
     }

@@ -89,6 +89,8 @@ describe('in-process state expiry', () => {
     // 'p' was last active 5 s of event time before 'q', past the 1 s user TTL.
     expect((await push.activeUsers(0)).map((a) => a.userId)).toEqual(['q']);
     clock.now += 501;
+    // Expired before any sweep: read as none.
+    expect(await push.userCounts(['p'])).toEqual([{ sends: 0, opens: 0 }]);
     expect(await sent('q', START + 1001)).toBe(true);
     // The commit swept 'p' (written 1,001 ms ago); 'q', written 501 ms before, counts on.
     expect(await push.userCounts(['p', 'q'])).toEqual([
