@@ -68,6 +68,9 @@ const ERROR_FIELDS: Record<string, string> = {
   FST_ERR_MAX_PARAM_LENGTH: 'path',
 };
 
+/** An integer query parameter as sent: decimal digits, an optional minus sign. */
+const DECIMAL = /^-?[0-9]{1,15}$/;
+
 function errorReply(error: FastifyError): {
   status: number;
   body: { error: Record<string, string> };
@@ -183,6 +186,18 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         message: `a valid API key is required in the ${API_KEY_HEADER} header`,
       },
     });
+  });
+  // The schema validator turns a query string into a number as JavaScript would ("Infinity",
+  // "1e400", "0x10", " 5" all pass as integers, the first two past any maximum): an integer
+  // parameter must be written in decimal digits.
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.querystring as { properties?: Record<string, { type?: unknown }> } | undefined;
+    const properties = schema?.properties;
+    if (properties === undefined) return;
+    for (const [name, value] of Object.entries(request.query as Record<string, unknown>)) {
+      if (properties[name]?.type !== 'integer' || typeof value !== 'string' || DECIMAL.test(value)) continue;
+      throw new FreshetError('request_invalid', `parameter ${name} must be an integer in decimal digits`, { field: name });
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

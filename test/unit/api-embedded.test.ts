@@ -98,6 +98,22 @@ describe.skipIf(file === undefined)('embedded engine over HTTP', () => {
     const response = await engine.api.inject({ url: '/v1/users/276/recommendations?k=1000' });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toMatchObject({ code: 'request_invalid', field: 'k' });
+    // Numbers JavaScript would read, which are no integer in decimal digits: "Infinity" passed
+    // the schema's maximum and answered the whole catalogue.
+    for (const k of ['Infinity', '1e400', '-Infinity', '0x10', '1e1', '%2B7', '3.0', '%205', 'abc']) {
+      const odd = await engine.api.inject({ url: `/v1/users/276/recommendations?k=${k}` });
+      expect([k, odd.statusCode, odd.json().error]).toEqual([
+        k,
+        400,
+        { code: 'request_invalid', field: 'k', message: 'parameter k must be an integer in decimal digits' },
+      ]);
+    }
+    const similar = await engine.api.inject({ url: '/v1/items/50/similar?k=Infinity' });
+    expect(similar.json().error).toMatchObject({ field: 'k' });
+    const campaigns = await engine.api.inject({ url: '/v1/campaigns?limit=Infinity' });
+    expect(campaigns.json().error).toMatchObject({ field: 'limit' });
+    const five = await engine.api.inject({ url: '/v1/users/276/recommendations?k=5' });
+    expect(five.json().items).toHaveLength(5);
   });
 
   it('exports metrics without user or item ids in labels', async () => {
