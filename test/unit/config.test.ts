@@ -67,3 +67,14 @@ describe('push settings', () => {
     expect(() => loadConfig({ PUSH_RETENTION_MS: '1000' })).toThrow('PUSH_RETENTION_MS must be an integer from 86400000 to 315360000000, got "1000"');
   });
 });
+
+describe('numbers', () => {
+  it('takes decimal digits only, naming the variable otherwise', () => {
+    expect(loadConfig({ ITEM_TTL_MS: ' 3000 ' }).itemTtlMs).toBe(3000);
+    for (const raw of ['1e4', '0x10', 'Infinity', '3000ms', '3.5']) {
+      expect(() => loadConfig({ ITEM_TTL_MS: raw })).toThrow(`ITEM_TTL_MS must be an integer from 0 to 315360000000, got "${raw}"`);
+    }
+    expect(pushParams(loadConfig({ PUSH_TARGET_LIFT: '1.5' }).push.params).targetLift).toBe(1.5);
+    expect(() => loadConfig({ PUSH_TARGET_LIFT: '1e0' })).toThrow(expect.objectContaining({ field: 'PUSH_TARGET_LIFT' }));
+  });
+});
