@@ -106,7 +106,8 @@ export function readTimestamp(raw: unknown, field: string): number | Rejection {
     // The parser moves 02-30 to 03-02 and refuses 23:59:60: neither is out of range.
     if (Number.isNaN(ms) || !isCalendarDate(raw)) return { field, reason: `${field} is not a valid date-time` };
   } else {
-    return { field, reason: `${field} must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)` };
+    const required = raw === undefined || raw === null ? ' is required and' : '';
+    return { field, reason: `${field}${required} must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)` };
   }
   if (!Number.isFinite(ms) || ms < TS_MIN || ms > TS_MAX) {
     return { field, reason: `${field} is out of range (1970-01-01 to 2200-01-01)` };

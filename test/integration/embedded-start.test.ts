@@ -36,7 +36,7 @@ describe.skipIf(file === undefined)('npm start on embedded defaults', () => {
       rejected: 2,
       errors: [
         { index: 5000, field: 'userId', reason: 'userId is required and must be a non-empty string or a non-negative safe integer' },
-        { index: 5001, field: 'ts', reason: 'ts must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)' },
+        { index: 5001, field: 'ts', reason: 'ts is required and must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)' },
       ],
     });
 

@@ -34,7 +34,7 @@ describe('content events over HTTP, embedded', () => {
       accepted: 2,
       rejected: 2,
       errors: [
-        { index: 1, field: 'publishedAt', reason: expect.stringContaining('publishedAt') },
+        { index: 1, field: 'publishedAt', reason: 'publishedAt is required and must be epoch milliseconds, or an ISO-8601 date-time with a zone (Z or ±hh:mm)' },
         { index: 3, field: 'ttlSeconds', reason: 'ttlSeconds must be an integer from 1 to 31536000 (365 days)' },
       ],
     });
@@ -68,6 +68,9 @@ describe('content events over HTTP, embedded', () => {
     expect((await engine.store.getContent('c5'))?.publishedAt).toBe(later);
     const pretty = await post(JSON.stringify({ itemId: 'c6', publishedAt: later }, null, 2));
     expect(pretty.json()).toEqual({ accepted: 1, rejected: 0, errors: [] });
+    // The same object broken is one bad body, not a bad line each.
+    const broken = await post(JSON.stringify({ itemId: 'c6', publishedAt: later }, null, 2).slice(0, -2));
+    expect([broken.statusCode, broken.json()]).toEqual([400, { error: { code: 'request_invalid', field: 'body', message: 'body is not valid JSON' } }]);
     expect((await engine.store.getContent('c6'))?.publishedAt).toBe(later);
     const bad = await post('[{"itemId":');
     expect(bad.statusCode).toBe(400);

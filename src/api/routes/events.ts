@@ -33,12 +33,13 @@ function parseEventsBody(body: string): unknown[] | string {
     }
   }
   if (text.includes('\n')) {
-    // One object written over several lines, or NDJSON lines.
+    // One object written over several lines, or NDJSON lines. A first line that opens an object
+    // and closes nothing is no NDJSON line: such a body is one object, whole or broken.
     try {
       const parsed: unknown = JSON.parse(text);
       if (!Array.isArray(parsed)) return [parsed];
     } catch {
-      // NDJSON.
+      if (/^\{\s*\n/.test(text)) return 'body is not valid JSON';
     }
   }
   return text.split('\n').map((line) => {
