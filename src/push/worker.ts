@@ -109,9 +109,12 @@ export class CampaignWorker {
   /** Creates the campaign of each content eligible at `now` and not expired. */
   async discover(now: number): Promise<void> {
     const { state, push, params } = this.options;
+    // Eligible ones only, newest first: contents published since, not yet eligible, would
+    // otherwise take the limit's places, and a busy publisher's older ones never be reached.
     const fresh = await state.freshContent(
       now - params.expiryMs,
       this.options.discoverLimit ?? 1000,
+      now - params.delayMs,
     );
     if (this.known.size > 100_000) this.known.clear();
     for (const content of fresh) {

@@ -249,10 +249,10 @@ export class CachedStateStore implements StateStore {
   }
 
   /** Fresh content; its events also fill the content cache, so ranking it reads nothing more. */
-  async freshContent(sinceMs: number, limit: number): Promise<ContentEvent[]> {
-    const key = `fresh:${sinceMs}:${limit}`;
+  async freshContent(sinceMs: number, limit: number, untilMs?: number): Promise<ContentEvent[]> {
+    const key = `fresh:${sinceMs}:${limit}:${untilMs ?? ''}`;
     const list = await this.lists.get(key, async () => {
-      const contents = await this.inner.freshContent(sinceMs, limit);
+      const contents = await this.inner.freshContent(sinceMs, limit, untilMs);
       for (const c of contents) this.contents.prime(c.itemId, c);
       return contents;
     });

@@ -308,11 +308,11 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async freshContent(sinceMs: number, limit: number): Promise<ContentEvent[]> {
+  async freshContent(sinceMs: number, limit: number, untilMs = Number.POSITIVE_INFINITY): Promise<ContentEvent[]> {
     if (limit <= 0) return [];
     const now = this.now();
     return [...this.contents.values()]
-      .filter((c) => c.publishedAt >= sinceMs && this.contentAlive(c.itemId, now))
+      .filter((c) => c.publishedAt >= sinceMs && c.publishedAt <= untilMs && this.contentAlive(c.itemId, now))
       .sort((a, b) => b.publishedAt - a.publishedAt || (a.itemId < b.itemId ? 1 : -1))
       .slice(0, limit)
       .map((c) => ({ ...c }));

@@ -354,10 +354,11 @@ export class RedisStateStore implements StateStore {
     return values.map((json) => (json === null ? undefined : (JSON.parse(json) as ContentEvent)));
   }
 
-  async freshContent(sinceMs: number, limit: number): Promise<ContentEvent[]> {
+  async freshContent(sinceMs: number, limit: number, untilMs = Number.POSITIVE_INFINITY): Promise<ContentEvent[]> {
     if (limit <= 0) return [];
     const key = `${this.prefix}pub`;
-    const ids = await this.client.zrevrangebyscore(key, '+inf', sinceMs, 'LIMIT', 0, limit);
+    const until = untilMs === Number.POSITIVE_INFINITY ? '+inf' : untilMs;
+    const ids = await this.client.zrevrangebyscore(key, until, sinceMs, 'LIMIT', 0, limit);
     const contents = await this.getContents(ids);
     return contents.filter((c): c is ContentEvent => c !== undefined);
   }

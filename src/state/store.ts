@@ -81,8 +81,11 @@ export interface StateStore {
   getContent(itemId: string): Promise<ContentEvent | undefined>;
   /** Content events of several items, in the order asked; undefined where none is stored. */
   getContents(itemIds: readonly string[]): Promise<Array<ContentEvent | undefined>>;
-  /** Content published at or after `sinceMs` (event time), newest first, at most `limit`. */
-  freshContent(sinceMs: number, limit: number): Promise<ContentEvent[]>;
+  /**
+   * Content published at or after `sinceMs` and, with `untilMs`, at or before it (event time),
+   * newest first, at most `limit`.
+   */
+  freshContent(sinceMs: number, limit: number, untilMs?: number): Promise<ContentEvent[]>;
   /** Highest trending scores first. */
   trending(k: number): Promise<Scored[]>;
   /**

@@ -297,6 +297,10 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect((await store.freshContent(0, 2)).map((c) => c.itemId)).toEqual(['f2', 'f3']);
       expect(await store.freshContent(8000, 10)).toEqual([]);
       expect(await store.freshContent(0, 0)).toEqual([]);
+      // Up to a time, inclusive: the newest at or before it come first.
+      expect((await store.freshContent(5000, 10, 6000)).map((c) => c.itemId)).toEqual(['f3', 'f1']);
+      expect((await store.freshContent(5000, 1, 6999)).map((c) => c.itemId)).toEqual(['f3']);
+      expect(await store.freshContent(5500, 10, 5999)).toEqual([]);
     });
 
     it('merges concurrent changes of one item from two partitions: counters add, learned values average', async () => {

@@ -135,6 +135,16 @@ describe('campaign worker', () => {
     expect(await push.live()).toEqual([]);
   });
 
+  it('finds an eligible content behind more than a pass reads of newer, not yet eligible ones', async () => {
+    const { push, feeder, worker, at } = await setup();
+    await feeder.publish('first', T);
+    // 1,200 contents published after it, none eligible 30 minutes after it.
+    for (let n = 0; n < 1200; n++) await feeder.publish(`later${n}`, T + 10 * MIN + n);
+    at(T + 30 * MIN);
+    await worker('w1').tick();
+    expect((await push.list(10)).map((c) => c.itemId)).toEqual(['first']);
+  });
+
   it('deletes a stopped campaign once its retention is over, and does not create it again', async () => {
     const DAY = 24 * 60 * MIN;
     const { push, feeder, worker, at } = await setup({ retentionMs: DAY });
