@@ -12,6 +12,7 @@ import { FreshetError } from '../errors.ts';
 import type { ContentEvent } from '../events/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { decimal } from '../numbers.ts';
 import type { Recommender } from '../serve/recommender.ts';
 import { API_KEY_HEADER, ApiKeys } from './auth.ts';
 import type { ApiContext, EventIntake, Intake, ScenarioApi } from './context.ts';
@@ -67,9 +68,6 @@ const ERROR_FIELDS: Record<string, string> = {
   FST_ERR_BAD_URL: 'path',
   FST_ERR_MAX_PARAM_LENGTH: 'path',
 };
-
-/** An integer query parameter as sent: decimal digits, an optional minus sign. */
-const DECIMAL = /^-?[0-9]{1,15}$/;
 
 function errorReply(error: FastifyError): {
   status: number;
@@ -195,7 +193,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const properties = schema?.properties;
     if (properties === undefined) return;
     for (const [name, value] of Object.entries(request.query as Record<string, unknown>)) {
-      if (properties[name]?.type !== 'integer' || typeof value !== 'string' || DECIMAL.test(value)) continue;
+      if (properties[name]?.type !== 'integer' || typeof value !== 'string' || !Number.isNaN(decimal(value))) continue;
       throw new FreshetError('request_invalid', `parameter ${name} must be an integer in decimal digits`, { field: name });
     }
   });

@@ -1,4 +1,5 @@
 import { FreshetError } from '../errors.ts';
+import { decimal } from '../numbers.ts';
 import { checkedPushParam, pushParams, type PushParams } from '../push/params.ts';
 import { CLICKED_MAX_ITEMS } from '../state/store.ts';
 
@@ -123,7 +124,7 @@ function pushSettings(env: Env): Partial<PushParams> {
     const raw = optional(env, name);
     if (raw === undefined) continue;
     try {
-      params[key] = checkedPushParam(key, /^-?[0-9]{1,16}(\.[0-9]{1,16})?$/.test(raw) ? Number(raw) : Number.NaN);
+      params[key] = checkedPushParam(key, decimal(raw, { fraction: true }));
     } catch (err) {
       const reason = (err as Error).message.replace(/^push parameter \w+ /, '').replace(/, got .*$/, '');
       throw new FreshetError('config_invalid', `${name} ${reason}, got "${raw}"`, { field: name });
@@ -179,8 +180,7 @@ function optional(env: Env, name: string): string | undefined {
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
-  // Decimal digits only: Number() would also take "1e4", "0x10" or "Infinity".
-  const value = /^-?[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  const value = decimal(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new FreshetError('config_invalid', `${name} must be an integer from ${min} to ${max}, got "${raw}"`, {
       field: name,
