@@ -1,7 +1,7 @@
 import type { Command } from '../cli.ts';
 import { parseDuration } from '../config/duration.ts';
 import { FreshetError } from '../errors.ts';
-import { pushParams, type PushParams } from '../push/params.ts';
+import { DEFAULT_PUSH_PARAMS, pushParams, type PushParams } from '../push/params.ts';
 import { readSimData } from '../push/sim/data.ts';
 import { simulatePush, type SimulationReport } from '../push/sim/simulate.ts';
 import { buildWorld } from '../push/sim/world.ts';
@@ -64,8 +64,8 @@ export function simulationParams(values: Values): PushParams {
     }
   }
   // Deleting campaigns plays no part in a simulation: the retention outlasts any expiry given.
-  const expiryMs = partial.expiryMs ?? pushParams().expiryMs;
-  partial.retentionMs = Math.max(pushParams().retentionMs, expiryMs + 86_400_000);
+  const expiryMs = partial.expiryMs ?? DEFAULT_PUSH_PARAMS.expiryMs;
+  partial.retentionMs = Math.max(DEFAULT_PUSH_PARAMS.retentionMs, expiryMs + 86_400_000);
   return pushParams(partial);
 }
 

@@ -130,18 +130,8 @@ function pushSettings(env: Env): Partial<PushParams> {
       throw new FreshetError('config_invalid', `${name} ${reason}, got "${raw}"`, { field: name });
     }
   }
-  try {
-    pushParams(params);
-  } catch (err) {
-    // A rule across parameters, told in the variables' names.
-    let message = (err as Error).message.replace(/^push parameter /, '');
-    let field = '';
-    for (const [name, key] of Object.entries(PUSH_VARIABLES)) {
-      message = message.replace(new RegExp(`\\b${key}\\b`, 'g'), name);
-      if ((err as FreshetError).field === key) field = name;
-    }
-    throw new FreshetError('config_invalid', message, { field });
-  }
+  // The rules across parameters, told in the variables' names.
+  pushParams(params, Object.fromEntries(Object.entries(PUSH_VARIABLES).map(([name, key]) => [key, name])));
   return params;
 }
 

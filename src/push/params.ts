@@ -114,8 +114,14 @@ export function checkedPushParam(key: keyof PushParams, value: unknown): number 
   return value;
 }
 
-/** Defaults overridden by `partial`; every value checked against its bounds, and against the others. */
-export function pushParams(partial: Partial<PushParams> = {}): PushParams {
+/**
+ * Defaults overridden by `partial`; every value checked against its bounds, and against the
+ * others. `names`: what a rule across parameters calls each (its environment variable, say).
+ */
+export function pushParams(
+  partial: Partial<PushParams> = {},
+  names: Partial<Record<keyof PushParams, string>> = {},
+): PushParams {
   const params = { ...DEFAULT_PUSH_PARAMS };
   for (const [key, value] of Object.entries(partial) as Array<
     [keyof PushParams, number | undefined]
@@ -126,8 +132,8 @@ export function pushParams(partial: Partial<PushParams> = {}): PushParams {
   if (params.retentionMs <= params.expiryMs) {
     throw new FreshetError(
       'config_invalid',
-      `push parameter retentionMs must be longer than expiryMs (${params.expiryMs}), got ${params.retentionMs}`,
-      { field: 'retentionMs' },
+      `${names.retentionMs ?? 'push parameter retentionMs'} must be longer than ${names.expiryMs ?? 'expiryMs'} (${params.expiryMs}), got ${params.retentionMs}`,
+      { field: names.retentionMs ?? 'retentionMs' },
     );
   }
   return params;
