@@ -14,6 +14,11 @@ export interface RetryOptions {
   permanent?: (err: unknown) => boolean;
 }
 
+/** The wait before retry number `attempt` (from 1): `firstMs`, doubled each time, at most `maxMs`. */
+export function backoffMs(attempt: number, firstMs: number, maxMs: number): number {
+  return Math.min(maxMs, firstMs * 2 ** (attempt - 1));
+}
+
 /** How often a wait checks `stopped`, ms. */
 const POLL_MS = 100;
 
@@ -29,7 +34,7 @@ export async function retryUntilDone<T>(step: () => Promise<T>, options: RetryOp
       return await step();
     } catch (err) {
       if (options.permanent?.(err) === true) throw err;
-      const waitMs = Math.min(most, first * 2 ** (attempt - 1));
+      const waitMs = backoffMs(attempt, first, most);
       options.logger.warn({ err, attempt, waitMs }, `${options.what}; retrying`);
       for (let waited = 0; waited < waitMs && !options.stopped(); waited += POLL_MS) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, waitMs - waited)));

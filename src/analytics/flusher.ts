@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { backoffMs } from '../retry.ts';
 import type { StateStore } from '../state/store.ts';
 import type { AnalyticsSink } from './sink.ts';
 
@@ -112,7 +113,7 @@ export class AnalyticsFlusher {
         failures++;
         this.options.metrics.analyticsFlushErrors.inc();
         this.logger.warn({ err, failures }, 'analytics write failed; retrying');
-        await sleep(Math.min(this.options.intervalMs * 2 ** failures, RETRY_MAX_MS));
+        await sleep(backoffMs(failures + 1, this.options.intervalMs, RETRY_MAX_MS));
       }
     }
   }

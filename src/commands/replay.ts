@@ -8,6 +8,7 @@ import { loadConfig } from '../config/env.ts';
 import { FreshetError } from '../errors.ts';
 import type { InteractionEvent } from '../events/schema.ts';
 import { createProgress, type Progress } from '../progress.ts';
+import { backoffMs as backoff } from '../retry.ts';
 import {
   DATASET_FORMATS,
   defaultDatasetPath,
@@ -281,7 +282,7 @@ export function httpSink(opts: HttpSinkOptions): HttpSink {
             { retryable: true },
           );
         }
-        await wait(Math.max(retryAfterMs, Math.min(10_000, backoffMs * 2 ** attempt)));
+        await wait(Math.max(retryAfterMs, backoff(attempt + 1, backoffMs, 10_000)));
       }
     },
     async close() {},

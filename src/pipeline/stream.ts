@@ -15,6 +15,7 @@ import {
 } from 'rxjs';
 import { FreshetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { backoffMs } from '../retry.ts';
 import type { BatchProcessor } from './processor.ts';
 import type { ChunkResult, PartitionChunk } from './types.ts';
 
@@ -58,7 +59,7 @@ export function applyWork(
           retry({
             delay: (error, attempt) => {
               if (work.stale()) throw error;
-              const wait = Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
+              const wait = backoffMs(attempt, RETRY_BASE_MS, RETRY_MAX_MS);
               logger.warn({ err: error, attempt, waitMs: wait, topic: work.chunk.topic, partition: work.chunk.partition }, 'batch failed, retrying');
               return defer(() => work.heartbeat()).pipe(concatMap(() => timer(wait)));
             },

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { backoffMs } from '../retry.ts';
 import type { PushAnalytics } from './clickhouse.ts';
 import { reportCampaigns, type PushMetrics } from './metrics.ts';
 import type { PushStore } from './store.ts';
@@ -66,7 +67,7 @@ export class PushLoop {
         this.options.logger.warn({ err, failures }, 'push loop pass failed; retrying');
       }
       if (this.stopped) break;
-      const wait = Math.min(this.options.tickMs * 2 ** failures, 60_000);
+      const wait = backoffMs(failures + 1, this.options.tickMs, 60_000);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         this.wake = () => {
