@@ -7,6 +7,7 @@ import type { BatchProcessor } from '../pipeline/processor.ts';
 import type { Work } from '../pipeline/stream.ts';
 import type { ChunkResult, DeadLetter, DeadLetterSink, SourceMessage } from '../pipeline/types.ts';
 import { deadLetterSends } from './dead-letter-records.ts';
+import { Lane } from './lane.ts';
 
 export interface KafkaIngestOptions {
   brokers: string[];
@@ -22,6 +23,8 @@ export interface KafkaIngestOptions {
   maxEvents: number;
   /** Partitions whose chunks are in the pipeline at once (one chunk per partition). Default 1. */
   concurrency?: number;
+  /** Chunks of a partition fetched and queued while the one before them is applied. Default 1. */
+  prefetch?: number;
   /** How long the group waits for a silent member before reassigning its partitions, ms. */
   sessionTimeoutMs?: number;
   /** Most bytes fetched from one partition per request (kafkajs default 1 MiB). */
@@ -57,6 +60,11 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/** A chunk waiting in its partition's lane, with what it needs of the batch it came in. */
+interface Queued extends Pick<Work, 'chunk' | 'stale' | 'heartbeat'> {
+  highWatermark: string;
+}
+
 interface StoredOffset {
   topic: string;
   partition: number;
@@ -75,11 +83,13 @@ function kafkaLogCreator(logger: Logger) {
 
 /**
  * Consumes the events topic in a consumer group. Each fetched batch is cut into
- * chunks handed to the pipeline one at a time per partition (several partitions
- * at once with `concurrency`); the Kafka offset is committed
- * only after the pipeline has stored the chunk's state and next offset. On
- * every (re)join the consumer seeks each assigned partition to the offset
- * stored with its state.
+ * chunks queued in their partition's lane (src/sources/lane.ts), which hands them
+ * to the pipeline one at a time per partition (several partitions at once with
+ * `concurrency`) while the next fetch is made. The Kafka offset is committed
+ * only after the pipeline has stored the chunk's state and next offset; a chunk
+ * not applied drops those queued behind it, and the partition is fetched again
+ * from it. On every (re)join the consumer seeks each assigned partition to the
+ * offset stored with its state.
  */
 export class KafkaIngest implements DeadLetterSink {
   readonly work$: Observable<Work>;
@@ -91,6 +101,10 @@ export class KafkaIngest implements DeadLetterSink {
   private subscriber: Subscriber<Work> | undefined;
   private running = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** Each partition's chunks, applied in order while the next are fetched, by "topic|partition". */
+  private readonly lanes = new Map<string, Lane<Queued>>();
+  /** A group error a chunk met, for kafkajs to see from its next batch. */
+  private rejoin: unknown;
   /** Chunks in the pipeline's hands, and Kafka offset commits on their way: stop() waits for both. */
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Kafka offsets waiting for the partition's commit in flight, by topic and partition. */
@@ -152,6 +166,10 @@ export class KafkaIngest implements DeadLetterSink {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.options.metrics?.consumerLag.reset();
       this.lagReported.clear();
+      // Chunks queued before the join may be of partitions now another member's, and each
+      // partition is sought to its stored offset: they are fetched again as needed.
+      for (const lane of this.lanes.values()) lane.reset();
+      this.rejoin = undefined;
       const join = ++this.joins;
       void this.seekToStoredOffsets(event.payload.memberAssignment).then((stored) => this.reportJoinLag(stored, join));
     });
@@ -172,54 +190,97 @@ export class KafkaIngest implements DeadLetterSink {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: Math.max(1, this.options.concurrency ?? 1),
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        this.throwRejoin();
         const { topic, partition } = batch;
-        const lag = (next: string) => {
-          this.lagReported.add(`${topic}/${partition}`);
-          this.options.metrics?.consumerLag.set(
-            { topic, partition: String(partition) },
-            Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))),
-          );
-        };
-        lag(batch.firstOffset() ?? batch.highWatermark);
+        this.reportLag(topic, partition, batch.highWatermark, batch.firstOffset() ?? batch.highWatermark);
+        const lane = this.lane(topic, partition);
+        const epoch = lane.epoch;
+        const stale = () => !this.running || !isRunning() || isStale();
         for (let i = 0; i < batch.messages.length; i += this.options.maxEvents) {
-          if (!this.running || !isRunning() || isStale()) return;
+          if (stale()) return;
           const messages: SourceMessage[] = batch.messages
             .slice(i, i + this.options.maxEvents)
             .map((m) => ({ offset: m.offset, key: m.key, value: m.value }));
-          const step = this.hand({
-            chunk: { topic, partition, messages },
-            stale: () => !this.running || !isRunning() || isStale(),
-            heartbeat,
-          })
-            .catch((err: unknown) => this.givenUp(err, topic, partition))
-            .then(async (result) => {
-              if (result === undefined || result.nextOffset === null) return false;
-              resolveOffset((BigInt(result.nextOffset) - 1n).toString());
-              lag(result.nextOffset);
-              this.commitSoon(topic, partition, result.nextOffset);
-              return true;
-            });
-          // stop() waits for this chunk and its Kafka commit before it stops kafkajs, which
-          // skips any commit asked for once its consumer is stopping.
-          this.inFlight.add(step);
-          const handed = await step.finally(() => this.inFlight.delete(step));
-          if (!handed) return;
-          await heartbeat();
+          const last = messages[messages.length - 1] as SourceMessage;
+          const queued = await lane.offer({ chunk: { topic, partition, messages }, highWatermark: batch.highWatermark, stale, heartbeat }, epoch);
+          if (!queued || stale()) return;
+          // The next fetch starts after the queued chunk. Only the Kafka commit, made once the
+          // chunk's state is stored, says how far the partition was applied.
+          resolveOffset(last.offset);
         }
+        await heartbeat();
+        this.throwRejoin();
       },
     });
   }
 
+  /** The lane of a partition, made at its first chunk. */
+  private lane(topic: string, partition: number): Lane<Queued> {
+    const key = `${topic}|${partition}`;
+    let lane = this.lanes.get(key);
+    if (lane === undefined) {
+      lane = new Lane<Queued>(this.options.prefetch ?? 1, (queued) => this.applyQueued(queued, lane as Lane<Queued>));
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  /**
+   * Hands a queued chunk to the pipeline and commits its Kafka offset once its state is stored;
+   * true when it was applied. A chunk not applied (fenced, or given up) drops the chunks queued
+   * behind it, and the partition is fetched again from its first message.
+   */
+  private async applyQueued(queued: Queued, lane: Lane<Queued>): Promise<boolean> {
+    const { topic, partition, messages } = queued.chunk;
+    if (queued.stale()) return false;
+    const step = this.hand(queued).catch((err: unknown) => this.givenUp(err, topic, partition));
+    this.inFlight.add(step);
+    let result: ChunkResult | undefined;
+    try {
+      result = await step;
+    } finally {
+      this.inFlight.delete(step);
+    }
+    if (result !== undefined && result.nextOffset !== null) {
+      this.reportLag(topic, partition, queued.highWatermark, result.nextOffset);
+      this.commitSoon(topic, partition, result.nextOffset);
+      return true;
+    }
+    lane.reset();
+    // A seek already pending (a join's, to the stored offset) and a stopping consumer need none.
+    const first = messages[0];
+    if (first !== undefined && !queued.stale()) this.consumer.seek({ topic, partition, offset: first.offset });
+    return false;
+  }
+
+  /** A group error met while a chunk was applied, rethrown to kafkajs from its next batch so that it re-joins. */
+  private throwRejoin(): void {
+    const err = this.rejoin;
+    if (err === undefined) return;
+    this.rejoin = undefined;
+    throw err;
+  }
+
+  private reportLag(topic: string, partition: number, highWatermark: string, next: string): void {
+    this.lagReported.add(`${topic}/${partition}`);
+    this.options.metrics?.consumerLag.set(
+      { topic, partition: String(partition) },
+      Math.max(0, Number(BigInt(highWatermark) - BigInt(next))),
+    );
+  }
+
   /**
    * The pipeline gives a chunk up only once it is stale (revoked, or sought to the stored
-   * offset): none of it was committed, and kafkajs fetches it again from the last resolved
-   * offset. Rethrown, an error kafkajs deems not retriable would stop its consumer for good;
-   * only the group's own errors go back to kafkajs, which then re-joins.
+   * offset): none of it was committed, and the partition is fetched again from its first
+   * message. Rethrown to kafkajs, an error it deems not retriable would stop its consumer for
+   * good; only the group's own errors go back to it (from its next batch), and it re-joins.
    */
   private givenUp(err: unknown, topic: string, partition: number): undefined {
     const type = (err as { type?: unknown } | null)?.type;
-    const rejoin = typeof type === 'string' && REJOIN_ERRORS.has(type);
-    if (this.subscriber === undefined || rejoin) throw err;
+    if (typeof type === 'string' && REJOIN_ERRORS.has(type)) {
+      this.rejoin = err;
+      return undefined;
+    }
     this.logger.warn({ err, topic, partition }, 'chunk given up; it will be fetched again');
     return undefined;
   }
@@ -302,9 +363,8 @@ export class KafkaIngest implements DeadLetterSink {
   }
 
   /**
-   * Commits a partition's Kafka offset without holding up the next fetch: kafkajs fetches again
-   * only once every batch of the last fetch has returned, and an offset commit is a round trip to
-   * the group coordinator. The stored offset is the one that counts (every join seeks to it), so
+   * Commits a partition's Kafka offset without holding up the partition's next chunk: an offset
+   * commit is a round trip to the group coordinator. The stored offset is the one that counts (every join seeks to it), so
    * a commit still on its way when the partition moves costs nothing. One commit per partition is
    * in flight at a time, and the next starts COMMIT_INTERVAL_MS after it at the earliest; offsets
    * that arrive meanwhile collapse into the latest.

@@ -2,16 +2,22 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BatchProcessor } from '../../src/pipeline/processor.ts';
 import { KafkaIngest } from '../../src/sources/kafka.ts';
+import type { Lane } from '../../src/sources/lane.ts';
+import type { Work } from '../../src/pipeline/stream.ts';
+import type { Observable } from 'rxjs';
 
 /** The private parts these tests pin; nothing here connects to a broker. */
 interface Internals {
   running: boolean;
   givenUp(err: unknown, topic: string, partition: number): undefined;
+  throwRejoin(): void;
+  lane(topic: string, partition: number): Lane<unknown>;
+  work$: Observable<Work>;
   crashed(error: Error, restarting: boolean): void;
   consume(): Promise<void>;
   commitSoon(topic: string, partition: number, offset: string): void;
   stop(): Promise<void>;
-  consumer: { commitOffsets(offsets: unknown[]): Promise<void>; disconnect(): Promise<void> };
+  consumer: { commitOffsets(offsets: unknown[]): Promise<void>; disconnect(): Promise<void>; seek(target: unknown): void };
   producer: { disconnect(): Promise<void> };
 }
 
@@ -50,13 +56,17 @@ describe('kafka ingest', () => {
     expect(source.givenUp(new Error('connect ECONNREFUSED'), 'events', 0)).toBeUndefined();
   });
 
-  it('should hand group errors back to kafkajs so that it re-joins', () => {
+  it('should hand group errors back to kafkajs, from its next batch, so that it re-joins', () => {
     const source = ingest();
     const rebalance = kafkaError('REBALANCE_IN_PROGRESS', true);
-    expect(() => source.givenUp(rebalance, 'events', 0)).toThrow(rebalance);
-    expect(() => source.givenUp(kafkaError('UNKNOWN_MEMBER_ID', true), 'events', 0)).toThrow(
-      'UNKNOWN_MEMBER_ID',
-    );
+    expect(source.givenUp(rebalance, 'events', 0)).toBeUndefined();
+    expect(() => source.throwRejoin()).toThrow(rebalance);
+    // Once only: kafkajs re-joins after it.
+    expect(() => source.throwRejoin()).not.toThrow();
+    source.givenUp(kafkaError('UNKNOWN_MEMBER_ID', true), 'events', 0);
+    expect(() => source.throwRejoin()).toThrow('UNKNOWN_MEMBER_ID');
+    source.givenUp(kafkaError('MESSAGE_TOO_LARGE', false), 'events', 0);
+    expect(() => source.throwRejoin()).not.toThrow();
   });
 
   it('should restart a consumer that kafkajs stopped for good, and leave restarts to kafkajs otherwise', async () => {
@@ -147,6 +157,53 @@ describe('kafka ingest', () => {
     expect(calls).toEqual(['0:1', '1:7']);
     await vi.waitFor(() => expect(calls).toEqual(['0:1', '1:7', '0:3']));
     expect(performance.now() - started).toBeGreaterThanOrEqual(99);
+    await source.stop();
+  });
+
+  // The next chunk of a partition is fetched while the last is applied; one that is not applied
+  // must not be followed by the next, or the partition would have a gap.
+  it('should fetch a partition again from a chunk that was not applied, and apply none queued behind it', async () => {
+    const source = ingest();
+    source.running = true;
+    const seeks: unknown[] = [];
+    const commits: unknown[] = [];
+    source.consumer.seek = (target) => seeks.push(target);
+    source.consumer.commitOffsets = async (offsets) => {
+      commits.push(...offsets);
+    };
+    const handed: string[] = [];
+    const outcomes = [null, '4', '6'];
+    source.work$.subscribe((work) => {
+      handed.push(work.chunk.messages[0]?.offset ?? '');
+      const next = outcomes.shift() ?? null;
+      setTimeout(() => work.done({ nextOffset: next, applied: 2, rejected: 0, skipped: 0 }), 5);
+    });
+    const queued = (first: number) => ({
+      chunk: { topic: 'events', partition: 0, messages: [first, first + 1].map((o) => ({ offset: String(o), key: null, value: null })) },
+      highWatermark: '10',
+      stale: () => false,
+      heartbeat: async () => {},
+    });
+    const lane = source.lane('events', 0);
+    const epoch = lane.epoch;
+    expect(await lane.offer(queued(0), epoch)).toBe(true);
+    expect(await lane.offer(queued(2), epoch)).toBe(true);
+    // Waits for room, and is refused once the first chunk is fenced.
+    expect(await lane.offer(queued(4), epoch)).toBe(false);
+    await lane.idle();
+    expect(handed).toEqual(['0']);
+    expect(seeks).toEqual([{ topic: 'events', partition: 0, offset: '0' }]);
+    expect(commits).toEqual([]);
+
+    // Fetched again from there: applied in order, each offset committed once its state is stored.
+    expect(await lane.offer(queued(2), lane.epoch)).toBe(true);
+    expect(await lane.offer(queued(4), lane.epoch)).toBe(true);
+    await lane.idle();
+    expect(handed).toEqual(['0', '2', '4']);
+    await vi.waitFor(() => expect(commits.at(-1)).toEqual({ topic: 'events', partition: 0, offset: '6' }));
+    expect(seeks).toHaveLength(1);
+    source.consumer.disconnect = async () => {};
+    source.producer.disconnect = async () => {};
     await source.stop();
   });
 });
