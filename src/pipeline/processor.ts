@@ -7,7 +7,7 @@ import type { OnlineModel } from '../model/online-mf.ts';
 import { analyticsBatch } from '../push/activity.ts';
 import { pushTally } from '../push/tally.ts';
 import type { BatchCommit, StateStore } from '../state/store.ts';
-import { RecentIds } from './dedupe.ts';
+import { BatchIds, RecentIds } from './dedupe.ts';
 import type { ChunkResult, DeadLetter, DeadLetterSink, PartitionChunk, SourceMessage } from './types.ts';
 
 export interface ProcessorOptions {
@@ -64,6 +64,8 @@ export class BatchProcessor {
   private readonly options: ProcessorOptions;
   private readonly cursors = new Map<string, string | null>();
   private readonly recent: RecentIds;
+  /** The ids of the batch being decoded. */
+  private readonly batchIds = new BatchIds();
   private readonly now: () => number;
 
   constructor(options: ProcessorOptions) {
@@ -220,7 +222,8 @@ export class BatchProcessor {
   private decode(chunk: PartitionChunk) {
     const events: InteractionEvent[] = [];
     const letters: DeadLetter[] = [];
-    const seen = new Set<string>();
+    const seen = this.batchIds;
+    seen.clear();
     let duplicates = 0;
     const now = this.now();
 
@@ -233,12 +236,11 @@ export class BatchProcessor {
       }
       const event = (result as { value: InteractionEvent }).value;
       if (event.eventId !== undefined) {
-        if (seen.has(event.eventId) || this.recent.has(event.eventId)) {
+        if (!seen.add(event.eventId) || this.recent.has(event.eventId)) {
           duplicates++;
           this.options.metrics.eventsSkipped.inc({ reason: 'duplicate' });
           continue;
         }
-        seen.add(event.eventId);
       }
       events.push(event);
     }
