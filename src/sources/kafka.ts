@@ -208,6 +208,13 @@ export class KafkaIngest implements DeadLetterSink {
           // chunk's state is stored, says how far the partition was applied.
           resolveOffset(last.offset);
         }
+        // Less than a chunk behind the partition's end, the next fetch waits for these to be
+        // applied: what arrives meanwhile then comes as one batch rather than as many small ones,
+        // each a commit of its own. Behind by more (a backlog), it is made at once.
+        const end = batch.messages[batch.messages.length - 1];
+        if (end !== undefined && BigInt(batch.highWatermark) - BigInt(end.offset) - 1n < BigInt(this.options.maxEvents)) {
+          await lane.idle();
+        }
         await heartbeat();
         this.throwRejoin();
       },
