@@ -17,7 +17,14 @@ interface Internals {
   consume(): Promise<void>;
   commitSoon(topic: string, partition: number, offset: string): void;
   stop(): Promise<void>;
-  consumer: { commitOffsets(offsets: unknown[]): Promise<void>; disconnect(): Promise<void>; seek(target: unknown): void };
+  consumer: {
+    commitOffsets(offsets: unknown[]): Promise<void>;
+    disconnect(): Promise<void>;
+    seek(target: unknown): void;
+    connect(): Promise<void>;
+    subscribe(options: unknown): Promise<void>;
+    run(options: { eachBatch(payload: unknown): Promise<void> }): Promise<void>;
+  };
   producer: { disconnect(): Promise<void> };
 }
 
@@ -202,6 +209,57 @@ describe('kafka ingest', () => {
     expect(handed).toEqual(['0', '2', '4']);
     await vi.waitFor(() => expect(commits.at(-1)).toEqual({ topic: 'events', partition: 0, offset: '6' }));
     expect(seeks).toHaveLength(1);
+    source.consumer.disconnect = async () => {};
+    source.producer.disconnect = async () => {};
+    await source.stop();
+  });
+
+  // A backlog is fetched again while its last chunk is applied; a partition that has caught up
+  // waits, so that what arrives meanwhile comes as one batch rather than many small ones.
+  it('should return a batch to kafkajs at once when the partition is behind, and only once applied when caught up', async () => {
+    const source = ingest();
+    source.running = true;
+    let eachBatch: ((payload: unknown) => Promise<void>) | undefined;
+    source.consumer.connect = async () => {};
+    source.consumer.subscribe = async () => {};
+    source.consumer.commitOffsets = async () => {};
+    source.consumer.run = async (options) => {
+      eachBatch = options.eachBatch;
+    };
+    await source.consume();
+    const pending: Array<() => void> = [];
+    source.work$.subscribe((work) => {
+      const next = String(Number(work.chunk.messages.at(-1)?.offset) + 1);
+      pending.push(() => work.done({ nextOffset: next, applied: 1, rejected: 0, skipped: 0 }));
+    });
+    const batch = (first: number, count: number, highWatermark: number) => ({
+      batch: {
+        topic: 'events',
+        partition: 0,
+        highWatermark: String(highWatermark),
+        messages: Array.from({ length: count }, (_, i) => ({ offset: String(first + i), key: null, value: null })),
+        firstOffset: () => String(first),
+      },
+      resolveOffset: () => {},
+      heartbeat: async () => {},
+      isRunning: () => true,
+      isStale: () => false,
+    });
+    let returned = false;
+    // maxEvents is 10: 5 messages with 100 more behind them is a backlog.
+    await eachBatch?.(batch(0, 5, 105));
+    expect(pending).toHaveLength(1);
+
+    // Caught up: 5 messages ending at the partition's end.
+    const caughtUp = eachBatch?.(batch(5, 5, 10)).then(() => (returned = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(returned).toBe(false);
+    pending.shift()?.();
+    await vi.waitFor(() => expect(pending).toHaveLength(1));
+    expect(returned).toBe(false);
+    pending.shift()?.();
+    await caughtUp;
+    expect(returned).toBe(true);
     source.consumer.disconnect = async () => {};
     source.producer.disconnect = async () => {};
     await source.stop();
