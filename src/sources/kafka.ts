@@ -336,7 +336,8 @@ export class KafkaIngest implements DeadLetterSink {
     if (!this.running) return;
     this.running = false;
     clearTimeout(this.restartTimer);
-    await Promise.all([...this.inFlight].map((step) => step.catch(() => undefined)));
+    // A chunk that settles meanwhile starts its Kafka commit: waited for too.
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight].map((step) => step.catch(() => undefined)));
     await this.consumer.disconnect();
     await this.producer.disconnect();
   }

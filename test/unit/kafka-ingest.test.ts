@@ -264,4 +264,28 @@ describe('kafka ingest', () => {
     source.producer.disconnect = async () => {};
     await source.stop();
   });
+
+  it('should stop only once a chunk being applied and the Kafka commit it then starts are done', async () => {
+    const source = ingest();
+    source.running = true;
+    const committed: unknown[] = [];
+    source.consumer.commitOffsets = async (offsets) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      committed.push(...offsets);
+    };
+    source.consumer.disconnect = async () => {};
+    source.producer.disconnect = async () => {};
+    source.work$.subscribe((work) => {
+      setTimeout(() => work.done({ nextOffset: '2', applied: 2, rejected: 0, skipped: 0 }), 20);
+    });
+    const lane = source.lane('events', 0);
+    await lane.offer({
+      chunk: { topic: 'events', partition: 0, messages: ['0', '1'].map((offset) => ({ offset, key: null, value: null })) },
+      highWatermark: '2',
+      stale: () => false,
+      heartbeat: async () => {},
+    });
+    await source.stop();
+    expect(committed).toEqual([{ topic: 'events', partition: 0, offset: '2' }]);
+  });
 });
