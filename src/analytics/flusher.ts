@@ -43,6 +43,8 @@ export class AnalyticsFlusher {
   private readonly options: FlusherOptions;
   private readonly logger: Logger;
   private pending = 0;
+  /** Batches let through by waitForRoom and not yet committed. */
+  private admitted = 0;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -80,16 +82,26 @@ export class AnalyticsFlusher {
   }
 
   /**
-   * Resolves while the outbox is below its bound; otherwise waits for the flusher to drain it.
-   * The count is read from the store on every call: while the analytics store is down no flush
-   * succeeds, so a count kept by the flusher would stay at its last value and never hold back.
+   * Resolves once the outbox has room for one more batch, with the function that gives the room
+   * back (called once that batch is committed, or not). Otherwise waits for the flusher to drain
+   * it. The count is read from the store on every call: while the analytics store is down no
+   * flush succeeds, so a count kept by the flusher would stay at its last value and never hold
+   * back. Batches let through but not yet committed count too: several partitions' batches
+   * checking at once would otherwise all pass one short of the bound and overrun it.
    */
-  async waitForRoom(): Promise<void> {
+  async waitForRoom(): Promise<() => void> {
     this.pending = await this.options.store.pendingAnalyticsCount();
-    while (!this.stopped && this.pending >= this.options.maxPending) {
+    while (!this.stopped && this.pending + this.admitted >= this.options.maxPending) {
       await sleep(Math.min(this.options.intervalMs, 500));
       this.pending = await this.options.store.pendingAnalyticsCount();
     }
+    this.admitted++;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.admitted--;
+    };
   }
 
   async stop(): Promise<void> {

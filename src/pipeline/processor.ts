@@ -30,8 +30,11 @@ export interface ProcessorOptions {
   dedupeCapacity?: number;
   /** Topic of content-published events; its messages are decoded as content, not interactions. */
   contentsTopic?: string;
-  /** Awaited before each chunk: holds the pipeline back while a downstream store is behind. */
-  beforeChunk?: () => Promise<void>;
+  /**
+   * Awaited before each chunk: holds the pipeline back while a downstream store is behind. What
+   * it resolves with is called once the chunk is done, applied or not.
+   */
+  beforeChunk?: () => Promise<(() => void) | void>;
   /** Awaited while a batch's state loads, before it is applied (the prequential quality sample). */
   beforeApply?: (events: readonly InteractionEvent[]) => Promise<void>;
   /**
@@ -90,7 +93,15 @@ export class BatchProcessor {
   }
 
   async process(chunk: PartitionChunk): Promise<ChunkResult> {
-    await this.options.beforeChunk?.();
+    const done = await this.options.beforeChunk?.();
+    try {
+      return await this.processChunk(chunk);
+    } finally {
+      done?.();
+    }
+  }
+
+  private async processChunk(chunk: PartitionChunk): Promise<ChunkResult> {
     const total: ChunkResult = { nextOffset: null, applied: 0, rejected: 0, skipped: 0 };
     const stored = await this.storedOffset(chunk.topic, chunk.partition);
     const fresh = stored === null ? chunk.messages : chunk.messages.filter((m) => offsetAtLeast(m.offset, stored));

@@ -154,4 +154,33 @@ describe('analytics flusher', () => {
     await flusher.waitForRoom();
     expect(await store.pendingAnalyticsCount()).toBe(2);
   });
+
+  // Partitions' batches check the bound at once: each one let through counts until it is done,
+  // or all would pass one short of the bound and overrun it.
+  it('should let through only as many batches at once as the outbox has room for', async () => {
+    const store = new MemoryStateStore();
+    const { sink } = flakySink();
+    sink.down = true;
+    const flusher = new AnalyticsFlusher({
+      store,
+      sink,
+      metrics: createMetrics(undefined, false),
+      logger: pino({ level: 'silent' }),
+      intervalMs: 10,
+      maxPending: 3,
+    });
+    await commitBatches(store, 2);
+    const through: number[] = [];
+    const first = flusher.waitForRoom().then((done) => (through.push(1), done));
+    const second = flusher.waitForRoom().then((done) => (through.push(2), done));
+    const done = await first;
+    await sleep(60);
+    expect(through).toEqual([1]);
+    // The first batch ends without writing an outbox entry (fenced, say): its room is free again.
+    done();
+    done();
+    (await second)();
+    expect(through).toEqual([1, 2]);
+    await flusher.stop();
+  });
 });

@@ -86,6 +86,31 @@ describe('batch processor', () => {
     ]);
   });
 
+  it('gives back what beforeChunk took once the chunk is done, applied or failed', async () => {
+    const options = setupOptions();
+    const calls: string[] = [];
+    let failCommit = false;
+    const store = options.store;
+    const commit = store.commit.bind(store);
+    store.commit = async (batch) => {
+      calls.push('commit');
+      if (failCommit) throw new Error('store down');
+      return commit(batch);
+    };
+    const processor = new BatchProcessor({
+      ...options,
+      beforeChunk: async () => {
+        calls.push('before');
+        return () => void calls.push('done');
+      },
+    });
+    await processor.process({ topic: 'events', partition: 0, messages: [message(0, click('u1', 'i1'))] });
+    expect(calls).toEqual(['before', 'commit', 'done']);
+    failCommit = true;
+    await expect(processor.process({ topic: 'events', partition: 0, messages: [message(1, click('u1', 'i2'))] })).rejects.toThrow('store down');
+    expect(calls).toEqual(['before', 'commit', 'done', 'before', 'commit', 'done']);
+  });
+
   it('skips messages whose offsets are already stored, so a redelivery applies nothing twice', async () => {
     const { store, processor } = setup();
     const messages = [message(0, click('u1', 'i1')), message(1, click('u1', 'i2'))];
