@@ -52,7 +52,7 @@ function recordingSink(during: (write: number) => Promise<void> = async () => {}
   return { sink, writes };
 }
 
-function flusherOf(store: MemoryStateStore, sink: AnalyticsSink, limits: { writeBatches?: number; writeRows?: number } = {}) {
+function flusherOf(store: MemoryStateStore, sink: AnalyticsSink, limits: { writeBatches?: number; writeRows?: number; maxPending?: number } = {}) {
   return new AnalyticsFlusher({
     store,
     sink,
@@ -110,14 +110,7 @@ describe('analytics flusher', () => {
   it('should hold the pipeline back while the analytics store is down and the outbox is at its bound', async () => {
     const store = new MemoryStateStore();
     const { sink, written } = flakySink();
-    const flusher = new AnalyticsFlusher({
-      store,
-      sink,
-      metrics: createMetrics(undefined, false),
-      logger: pino({ level: 'silent' }),
-      intervalMs: 10,
-      maxPending: 3,
-    });
+    const flusher = flusherOf(store, sink, { maxPending: 3 });
     await flusher.flush();
     sink.down = true;
     flusher.start();
@@ -142,14 +135,7 @@ describe('analytics flusher', () => {
     const store = new MemoryStateStore();
     const { sink } = flakySink();
     sink.down = true;
-    const flusher = new AnalyticsFlusher({
-      store,
-      sink,
-      metrics: createMetrics(undefined, false),
-      logger: pino({ level: 'silent' }),
-      intervalMs: 10,
-      maxPending: 3,
-    });
+    const flusher = flusherOf(store, sink, { maxPending: 3 });
     await commitBatches(store, 2);
     await flusher.waitForRoom();
     expect(await store.pendingAnalyticsCount()).toBe(2);
@@ -161,14 +147,7 @@ describe('analytics flusher', () => {
     const store = new MemoryStateStore();
     const { sink } = flakySink();
     sink.down = true;
-    const flusher = new AnalyticsFlusher({
-      store,
-      sink,
-      metrics: createMetrics(undefined, false),
-      logger: pino({ level: 'silent' }),
-      intervalMs: 10,
-      maxPending: 3,
-    });
+    const flusher = flusherOf(store, sink, { maxPending: 3 });
     await commitBatches(store, 2);
     const through: number[] = [];
     const first = flusher.waitForRoom().then((done) => (through.push(1), done));
