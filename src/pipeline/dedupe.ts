@@ -11,8 +11,11 @@
 /** The fingerprint of the last id hashed, as two 32-bit halves (no allocation per id). */
 let hashA = 0;
 let hashB = 0;
+/** That id: a batch's set and the recent ids are asked about each id one after the other. */
+let hashed: string | undefined;
 
 function fingerprint(id: string): void {
+  if (id === hashed) return;
   // FNV-1a and a multiply-xorshift hash, each finished by a murmur3-style mix of its bits.
   let a = 0x811c9dc5 | 0;
   let b = 0x9747b28c | 0;
@@ -32,6 +35,7 @@ function fingerprint(id: string): void {
   b ^= b >>> 15;
   hashA = a;
   hashB = b;
+  hashed = id;
 }
 
 /** Slots for `count` entries at a load of at most one half: a power of two. */

@@ -23,8 +23,6 @@ export interface KafkaIngestOptions {
   maxEvents: number;
   /** Partitions whose chunks are in the pipeline at once (one chunk per partition). Default 1. */
   concurrency?: number;
-  /** Chunks of a partition fetched and queued while the one before them is applied. Default 1. */
-  prefetch?: number;
   /** How long the group waits for a silent member before reassigning its partitions, ms. */
   sessionTimeoutMs?: number;
   /** Most bytes fetched from one partition per request (kafkajs default 1 MiB). */
@@ -52,6 +50,8 @@ const HELD_HEARTBEAT_MS = 1_000;
  * broker's group coordinator pays for while the state already holds every offset.
  */
 const COMMIT_INTERVAL_MS = 100;
+/** Chunks of a partition fetched and queued while the one before them is applied. */
+const QUEUED_CHUNKS = 1;
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -226,7 +226,7 @@ export class KafkaIngest implements DeadLetterSink {
     const key = `${topic}|${partition}`;
     let lane = this.lanes.get(key);
     if (lane === undefined) {
-      lane = new Lane<Queued>(this.options.prefetch ?? 1, (queued) => this.applyQueued(queued, lane as Lane<Queued>));
+      lane = new Lane<Queued>(QUEUED_CHUNKS, (queued) => this.applyQueued(queued, lane as Lane<Queued>));
       this.lanes.set(key, lane);
     }
     return lane;
