@@ -64,6 +64,16 @@ function flusherOf(store: MemoryStateStore, sink: AnalyticsSink, limits: { write
   });
 }
 
+/** A flusher bounded at 3 pending batches, 2 of them committed, with the analytics store down. */
+async function oneShortOfBound() {
+  const store = new MemoryStateStore();
+  const { sink } = flakySink();
+  sink.down = true;
+  const flusher = flusherOf(store, sink, { maxPending: 3 });
+  await commitBatches(store, 2);
+  return { store, flusher };
+}
+
 describe('analytics flusher', () => {
   // Regression: a flush read again until the outbox was empty, so under a steady input each
   // write was followed by a write of the few batches committed during it, each a part that
@@ -132,11 +142,7 @@ describe('analytics flusher', () => {
   });
 
   it('should let the pipeline go on while the outbox is below its bound, whatever the analytics store does', async () => {
-    const store = new MemoryStateStore();
-    const { sink } = flakySink();
-    sink.down = true;
-    const flusher = flusherOf(store, sink, { maxPending: 3 });
-    await commitBatches(store, 2);
+    const { store, flusher } = await oneShortOfBound();
     await flusher.waitForRoom();
     expect(await store.pendingAnalyticsCount()).toBe(2);
   });
@@ -144,11 +150,7 @@ describe('analytics flusher', () => {
   // Partitions' batches check the bound at once: each one let through counts until it is done,
   // or all would pass one short of the bound and overrun it.
   it('should let through only as many batches at once as the outbox has room for', async () => {
-    const store = new MemoryStateStore();
-    const { sink } = flakySink();
-    sink.down = true;
-    const flusher = flusherOf(store, sink, { maxPending: 3 });
-    await commitBatches(store, 2);
+    const { store, flusher } = await oneShortOfBound();
     const through: number[] = [];
     const first = flusher.waitForRoom().then((done) => (through.push(1), done));
     const second = flusher.waitForRoom().then((done) => (through.push(2), done));

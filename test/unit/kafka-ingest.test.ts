@@ -42,7 +42,25 @@ function ingest(): Internals {
     logger: pino({ level: 'silent' }),
   });
   source.work$.subscribe();
-  return source as unknown as Internals;
+  const internals = source as unknown as Internals;
+  // Nothing here connects, so nothing needs closing when a test stops the source.
+  internals.consumer.disconnect = async () => {};
+  internals.producer.disconnect = async () => {};
+  return internals;
+}
+
+/** A chunk of `count` messages of partition 0 from offset `first`, as a lane queues it. */
+function queuedChunk(first: number, count: number, highWatermark: number) {
+  return {
+    chunk: {
+      topic: 'events',
+      partition: 0,
+      messages: Array.from({ length: count }, (_, i) => ({ offset: String(first + i), key: null, value: null })),
+    },
+    highWatermark: String(highWatermark),
+    stale: () => false,
+    heartbeat: async () => {},
+  };
 }
 
 function kafkaError(type: string, retriable: boolean): Error {
@@ -118,8 +136,6 @@ describe('kafka ingest', () => {
       calls.push(`${o?.partition}:${o?.offset}`);
       return new Promise((resolve) => releases.push(resolve));
     };
-    source.consumer.disconnect = async () => {};
-    source.producer.disconnect = async () => {};
 
     source.commitSoon('events', 0, '5');
     source.commitSoon('events', 0, '9');
@@ -150,8 +166,6 @@ describe('kafka ingest', () => {
       const [o] = offsets as Array<{ partition: number; offset: string }>;
       calls.push(`${o?.partition}:${o?.offset}`);
     };
-    source.consumer.disconnect = async () => {};
-    source.producer.disconnect = async () => {};
 
     const started = performance.now();
     source.commitSoon('events', 0, '1');
@@ -185,12 +199,7 @@ describe('kafka ingest', () => {
       const next = outcomes.shift() ?? null;
       setTimeout(() => work.done({ nextOffset: next, applied: 2, rejected: 0, skipped: 0 }), 5);
     });
-    const queued = (first: number) => ({
-      chunk: { topic: 'events', partition: 0, messages: [first, first + 1].map((o) => ({ offset: String(o), key: null, value: null })) },
-      highWatermark: '10',
-      stale: () => false,
-      heartbeat: async () => {},
-    });
+    const queued = (first: number) => queuedChunk(first, 2, 10);
     const lane = source.lane('events', 0);
     const epoch = lane.epoch;
     expect(await lane.offer(queued(0), epoch)).toBe(true);
@@ -209,8 +218,6 @@ describe('kafka ingest', () => {
     expect(handed).toEqual(['0', '2', '4']);
     await vi.waitFor(() => expect(commits.at(-1)).toEqual({ topic: 'events', partition: 0, offset: '6' }));
     expect(seeks).toHaveLength(1);
-    source.consumer.disconnect = async () => {};
-    source.producer.disconnect = async () => {};
     await source.stop();
   });
 
@@ -237,7 +244,7 @@ describe('kafka ingest', () => {
         topic: 'events',
         partition: 0,
         highWatermark: String(highWatermark),
-        messages: Array.from({ length: count }, (_, i) => ({ offset: String(first + i), key: null, value: null })),
+        messages: queuedChunk(first, count, highWatermark).chunk.messages,
         firstOffset: () => String(first),
       },
       resolveOffset: () => {},
@@ -260,8 +267,6 @@ describe('kafka ingest', () => {
     pending.shift()?.();
     await caughtUp;
     expect(returned).toBe(true);
-    source.consumer.disconnect = async () => {};
-    source.producer.disconnect = async () => {};
     await source.stop();
   });
 
@@ -273,18 +278,11 @@ describe('kafka ingest', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       committed.push(...offsets);
     };
-    source.consumer.disconnect = async () => {};
-    source.producer.disconnect = async () => {};
     source.work$.subscribe((work) => {
       setTimeout(() => work.done({ nextOffset: '2', applied: 2, rejected: 0, skipped: 0 }), 20);
     });
     const lane = source.lane('events', 0);
-    await lane.offer({
-      chunk: { topic: 'events', partition: 0, messages: ['0', '1'].map((offset) => ({ offset, key: null, value: null })) },
-      highWatermark: '2',
-      stale: () => false,
-      heartbeat: async () => {},
-    });
+    await lane.offer(queuedChunk(0, 2, 2));
     await source.stop();
     expect(committed).toEqual([{ topic: 'events', partition: 0, offset: '2' }]);
   });
