@@ -148,6 +148,7 @@ export class BatchProcessor {
     const batchId = `${chunk.topic}/${chunk.partition}/${first.offset}-${last.offset}`;
     const nextOffset = await this.commit(key, last.offset, {
       readAt,
+      read: snapshot,
       effects,
       analytics: analyticsBatch(batchId, rows, this.options.analytics ? events : []),
       push: pushTally(events),
@@ -194,7 +195,7 @@ export class BatchProcessor {
   private async commit(
     key: string,
     lastOffset: string,
-    batch: Pick<BatchCommit, 'effects' | 'analytics' | 'contents' | 'push' | 'readAt'>,
+    batch: Pick<BatchCommit, 'effects' | 'analytics' | 'contents' | 'push' | 'readAt' | 'read'>,
   ): Promise<string | null> {
     const nextOffset = nextOf(lastOffset);
     const expectedOffset = this.cursors.get(key) ?? null;

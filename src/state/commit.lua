@@ -43,9 +43,15 @@ end
 -- Packed arguments (src/state/packed.ts): ids(blob), defined there and put before
 -- this script, lists the ids of a packed argument.
 -- Users: ids, records, and per user the number of items it clicked in the batch (uint32), the
--- bytes they take (uint32), and those items, encoded as below.
+-- bytes they take (uint32), and those items, encoded as below. Then per user the value the
+-- batch read (uint32 length, then its bytes; 0: none was stored; NOT_READ: not given) and, when
+-- given, what follows the record once the batch's items are merged in (uint32 length, bytes),
+-- computed by the engine (src/state/clicked-merge.ts) by the rule of `merged` below. While the
+-- stored value is still the one read, that is written as it is; else the script merges.
 local userIds, userData, addedCounts, addedLengths, addedData = ids(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-i = i + 5
+local readData, tails = ARGV[i + 5], ARGV[i + 6]
+i = i + 7
+local NOT_READ = 4294967295
 local USER_BYTES = 16 + 4 * dims
 
 -- A user's clicked items live in its value, after the record: a format byte (1), the record's
@@ -186,25 +192,41 @@ for from = 1, #userKeys, CHUNK do
   local values = redis.call('MGET', unpack(userKeys, from, math.min(from + CHUNK - 1, #userKeys)))
   for n = 1, #values do stored[from + n - 1] = values[n] end
 end
-local users, folded, addedAt = {}, {}, 1
+local users, folded, addedAt, readPos, tailAt = {}, {}, 1, 1, 1
 for k, id in ipairs(userIds) do
-  local addedCount = struct.unpack('<I4', addedCounts, 4 * k - 3)
   local addedLength = struct.unpack('<I4', addedLengths, 4 * k - 3)
-  local added = string.sub(addedData, addedAt, addedAt + addedLength - 1)
-  addedAt = addedAt + addedLength
-  local count, list = storedClicked(stored[k], id, folded)
-  local ok, mergedList, mergedCount = pcall(merged, list, count, added, addedCount)
-  if ok then
-    list, count = mergedList, mergedCount
-  else
-    -- Stored items that do not parse (the value was written by something else): the user's
-    -- clicked items start again from the batch's, and the rest of the batch is written.
-    redis.log(redis.LOG_WARNING, 'freshet: clicked items of ' .. userKeys[k] .. ' unreadable, started again')
-    list, count = added, addedCount
+  local record = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES)
+  local value
+  local readLength = struct.unpack('<I4', readData, readPos)
+  readPos = readPos + 4
+  if readLength ~= NOT_READ then
+    local read = false
+    if readLength > 0 then
+      read = string.sub(readData, readPos, readPos + readLength - 1)
+      readPos = readPos + readLength
+    end
+    local tailLength = struct.unpack('<I4', tails, tailAt)
+    if stored[k] == read then value = record .. string.sub(tails, tailAt + 4, tailAt + 3 + tailLength) end
+    tailAt = tailAt + 4 + tailLength
   end
+  if not value then
+    local addedCount = struct.unpack('<I4', addedCounts, 4 * k - 3)
+    local added = string.sub(addedData, addedAt, addedAt + addedLength - 1)
+    local count, list = storedClicked(stored[k], id, folded)
+    local ok, mergedList, mergedCount = pcall(merged, list, count, added, addedCount)
+    if ok then
+      list, count = mergedList, mergedCount
+    else
+      -- Stored items that do not parse (the value was written by something else): the user's
+      -- clicked items start again from the batch's, and the rest of the batch is written.
+      redis.log(redis.LOG_WARNING, 'freshet: clicked items of ' .. userKeys[k] .. ' unreadable, started again')
+      list, count = added, addedCount
+    end
+    value = record .. struct.pack('<BHI4I4', CLICKED_FORMAT, dims, count, #list) .. list
+  end
+  addedAt = addedAt + addedLength
   users[#users + 1] = userKeys[k]
-  users[#users + 1] = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES)
-    .. struct.pack('<BHI4I4', CLICKED_FORMAT, dims, count, #list) .. list
+  users[#users + 1] = value
 end
 -- User values, in pairs key, value: each one's expiry restarts when it is written.
 if userTtl <= 0 then

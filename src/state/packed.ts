@@ -49,6 +49,20 @@ export class Packer {
     this.length = this.buf.writeDoubleLE(value, this.length);
   }
 
+  /** Bytes as they are. */
+  bytes(bytes: Buffer): void {
+    this.reserve(bytes.length);
+    this.length += bytes.copy(this.buf, this.length);
+  }
+
+  /**
+   * The bytes packed from `start` on, not copied: what is packed later does not change them (a
+   * packer that grows copies its bytes to a new buffer and leaves the old one as it was).
+   */
+  view(start: number): Buffer {
+    return this.buf.subarray(start, this.length);
+  }
+
   /** `bytes` bytes written by `fill` at the given offset (it returns the offset after them). */
   put(bytes: number, fill: (buf: Buffer, offset: number) => number): void {
     this.reserve(bytes);

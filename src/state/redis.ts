@@ -21,6 +21,7 @@ import {
 import type { Scored } from '../model/topk.ts';
 import { decodeOutbox, encodeOutbox } from '../push/activity.ts';
 import { tallyArgs } from '../push/tally.ts';
+import { mergeClicked } from './clicked-merge.ts';
 import { LUA_UNPACK_IDS, Packer } from './packed.ts';
 import {
   analyticsRows,
@@ -37,6 +38,8 @@ import {
 import { LUA_SWEEP_ITEMS, SWEEP_LIMIT, SWEEP_SCRIPT } from './sweep.ts';
 
 const COMMIT_SCRIPT = LUA_UNPACK_IDS + LUA_SWEEP_ITEMS + readFileSync(new URL('./commit.lua', import.meta.url), 'utf8');
+/** A user whose stored value the commit is not given: the commit script reads and merges it. */
+const NOT_READ = 0xffffffff;
 /** Keys per MGET: large enough to amortize round trips, small enough not to stall Redis. */
 const MGET_CHUNK = 1000;
 /** Outbox entries asked for per HSCAN. */
@@ -135,6 +138,8 @@ export class RedisStateStore implements StateStore {
   private readonly clickedMax: number;
   /** User values being read, by user, until the next microtask (see userValue). */
   private readonly userReads = new Map<string, Promise<Buffer | null>>();
+  /** The stored user values each snapshot was decoded from (null: none), for its commit. */
+  private readonly readValues = new WeakMap<StateSnapshot, Map<string, Buffer | null>>();
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix;
@@ -173,11 +178,14 @@ export class RedisStateStore implements StateStore {
     const snapshot: StateSnapshot = { users: new Map(), items: new Map() };
     // The model copies what it changes, so the snapshot's vectors live only as long as the batch.
     const slab = new VectorSlab(this.dimensions);
+    const values = new Map<string, Buffer | null>();
     userIds.forEach((id, i) => {
-      const buf = users[i];
+      const buf = users[i] ?? null;
+      values.set(id, buf);
       const record = buf ? decodeUser(buf, this.dimensions, slab) : undefined;
       if (record !== undefined) snapshot.users.set(id, record);
     });
+    this.readValues.set(snapshot, values);
     itemIds.forEach((id, i) => {
       const buf = items[i];
       const at = written[i];
@@ -208,7 +216,7 @@ export class RedisStateStore implements StateStore {
       this.dimensions,
       batch.readAt ?? '',
     ];
-    args.push(...this.packEffects(batch.effects));
+    args.push(...this.packEffects(batch.effects, batch.read === undefined ? undefined : this.readValues.get(batch.read)));
     if (batch.analytics === undefined) args.push('', '');
     else args.push(batch.analytics.batchId, encodeOutbox(batch.analytics));
     const contents = batch.contents ?? [];
@@ -230,7 +238,7 @@ export class RedisStateStore implements StateStore {
    * counted for the item, and a merged one then by the header of the record it was computed
    * from and the decayed views and clicks it added.
    */
-  private packEffects(effects: BatchEffects | undefined): Array<string | Buffer | number> {
+  private packEffects(effects: BatchEffects | undefined, read: Map<string, Buffer | null> | undefined): Array<string | Buffer | number> {
     const dims = this.dimensions;
     checkClickers(effects);
     // Sized for the batch (ids of about 30 bytes), so that a small batch allocates little.
@@ -243,6 +251,9 @@ export class RedisStateStore implements StateStore {
     const clickCounts = new Packer(userCount * 4);
     const clickLengths = new Packer(userCount * 4);
     const clicks = new Packer(1024);
+    // Per user, the value read and what follows the record after the merge (see commit.lua).
+    const readValues = new Packer(read === undefined ? 64 : userCount * 512);
+    const tails = new Packer(read === undefined ? 64 : userCount * 512);
     for (const [id, r] of effects?.users ?? []) {
       userIds.id(id);
       users.put(userBytes(dims), (buf, at) => writeUser(buf, at, r));
@@ -255,6 +266,17 @@ export class RedisStateStore implements StateStore {
       }
       clickCounts.uint32(entries.length);
       clickLengths.uint32(clicks.size - start);
+      const value = read?.get(id);
+      const tail =
+        value === undefined ? undefined : mergeClicked(value, clicks.view(start), entries.length, dims, this.clickedMax);
+      if (value === undefined || tail === undefined) {
+        readValues.uint32(NOT_READ);
+        continue;
+      }
+      readValues.uint32(value === null ? 0 : value.length);
+      if (value !== null) readValues.bytes(value);
+      tails.uint32(tail.length);
+      tails.bytes(tail);
     }
     const rates = effects?.rates ?? { item: 0, trending: 0 };
     const itemIds = new Packer(itemCount * 32);
@@ -292,7 +314,7 @@ export class RedisStateStore implements StateStore {
     }
     return [
       userIds.toBuffer(), users.toBuffer(), clickCounts.toBuffer(), clickLengths.toBuffer(), clicks.toBuffer(),
-      String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
+      readValues.toBuffer(), tails.toBuffer(), String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
     ];
   }
 

@@ -37,6 +37,12 @@ export interface BatchCommit {
   /** Push counters of the batch (src/push/tally.ts): sends and opens per user, openers, activity. */
   push?: PushTally;
   /**
+   * The snapshot the effects were computed from, as loadSnapshot returned it. A store may then
+   * write a user's value whole, without reading and merging it again, while what it stores is
+   * still what was read.
+   */
+  read?: StateSnapshot;
+  /**
    * Wall time (ms) the batch's state was read at, as given to loadSnapshot: the commit judges
    * which of the batch's items had expired by the same time, so that both agree. Absent: now.
    */
