@@ -18,4 +18,5 @@ COPY . .
 
 USER node
 EXPOSE 8080
-CMD ["node", "src/cli.ts", "run"]
+# V8 settings of the engine process: see src/node-flags.ts.
+CMD ["node", "--min-semi-space-size=64", "--no-memory-reducer", "src/cli.ts", "run"]

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/ensure-deps.sh
-exec node src/cli.ts run "$@"
+# V8 settings of the engine process: see src/node-flags.ts.
+exec node --min-semi-space-size=64 --no-memory-reducer src/cli.ts run "$@"

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { ENGINE_NODE_FLAGS } from '../../src/node-flags.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -28,7 +29,7 @@ export interface EngineProcess {
 export async function startEngine(
   env: Record<string, string>,
   timeoutMs = 60_000,
-  command: string[] = [process.execPath, 'src/cli.ts', 'run'],
+  command: string[] = [process.execPath, ...ENGINE_NODE_FLAGS, 'src/cli.ts', 'run'],
 ): Promise<EngineProcess> {
   const port = await freePort();
   const [program, ...args] = command as [string, ...string[]];
