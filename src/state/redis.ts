@@ -236,7 +236,9 @@ export class RedisStateStore implements StateStore {
    * src/model/item-merge.ts) or 'c' (merge, clicked in the batch); then '+' when the batch
    * created the item, else '-'. Each record is followed by the views and clicks the batch
    * counted for the item, and a merged one then by the header of the record it was computed
-   * from and the decayed views and clicks it added.
+   * from and the decayed views and clicks it added. With the values the batch read (`read`),
+   * each user also gets the value read and its clicked items merged (src/state/clicked-merge.ts),
+   * which the script writes while the stored value is still that one.
    */
   private packEffects(effects: BatchEffects | undefined, read: Map<string, Buffer | null> | undefined): Array<string | Buffer | number> {
     const dims = this.dimensions;
@@ -314,7 +316,8 @@ export class RedisStateStore implements StateStore {
     }
     return [
       userIds.toBuffer(), users.toBuffer(), clickCounts.toBuffer(), clickLengths.toBuffer(), clicks.toBuffer(),
-      readValues.toBuffer(), tails.toBuffer(), String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
+      readValues.toBuffer(), tails.toBuffer(),
+      String(rates.item), String(rates.trending), itemIds.toBuffer(), modes, items.toBuffer(),
     ];
   }
 
