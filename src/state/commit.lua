@@ -193,6 +193,8 @@ for from = 1, #userKeys, CHUNK do
   for n = 1, #values do stored[from + n - 1] = values[n] end
 end
 local users, folded, addedAt, readPos, tailAt = {}, {}, 1, 1, 1
+-- Users whose stored value was no longer the one the batch read.
+local changedSinceRead = 0
 for k, id in ipairs(userIds) do
   local addedLength = struct.unpack('<I4', addedLengths, 4 * k - 3)
   local record = string.sub(userData, (k - 1) * USER_BYTES + 1, k * USER_BYTES)
@@ -206,7 +208,11 @@ for k, id in ipairs(userIds) do
       readPos = readPos + readLength
     end
     local tailLength = struct.unpack('<I4', tails, tailAt)
-    if stored[k] == read then value = record .. string.sub(tails, tailAt + 4, tailAt + 3 + tailLength) end
+    if stored[k] == read then
+      value = record .. string.sub(tails, tailAt + 4, tailAt + 3 + tailLength)
+    else
+      changedSinceRead = changedSinceRead + 1
+    end
     tailAt = tailAt + 4 + tailLength
   end
   if not value then
@@ -423,4 +429,5 @@ if #active > 0 and userTtl > 0 then
   local upTo = math.min(clock, nowMs())
   redis.call('ZREMRANGEBYSCORE', p .. 'push:active', '-inf', '(' .. (upTo - userTtl))
 end
-return 1
+-- Applied, and how many users were merged here because their value changed after the read.
+return { 1, changedSinceRead }

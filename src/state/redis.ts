@@ -56,7 +56,8 @@ async function inChunks<T>(ids: readonly string[], read: (chunk: string[]) => Pr
   return (await Promise.all(reads)).flat();
 }
 
-type CommitCommand = (...args: Array<string | Buffer | number>) => Promise<number>;
+/** 0 when fenced; else [1, users whose value changed after the batch read it]. */
+type CommitCommand = (...args: Array<string | Buffer | number>) => Promise<0 | [1, number]>;
 type SweepCommand = (prefix: string, itemTtlMs: number, limit: number) => Promise<number>;
 
 export interface RedisStoreOptions {
@@ -138,6 +139,7 @@ export class RedisStateStore implements StateStore {
   private readonly clickedMax: number;
   /** User values being read, by user, until the next microtask (see userValue). */
   private readonly userReads = new Map<string, Promise<Buffer | null>>();
+  private readonly logger: Pick<Logger, 'warn'> | undefined;
   /** The stored user values each snapshot was decoded from (null: none), for its commit. */
   private readonly readValues = new WeakMap<StateSnapshot, Map<string, Buffer | null>>();
 
@@ -146,6 +148,7 @@ export class RedisStateStore implements StateStore {
     this.dimensions = options.dimensions;
     this.ttl = options.ttl ?? { userMs: 0, itemMs: 0 };
     this.clickedMax = options.clickedMax ?? CLICKED_MAX_ITEMS;
+    this.logger = options.logger;
     this.client = new Redis(options.url, { maxRetriesPerRequest: 3, ...options.redis });
     this.client.defineCommand('freshetCommit', { numberOfKeys: 0, lua: COMMIT_SCRIPT });
     this.client.defineCommand('freshetSweep', { numberOfKeys: 0, lua: SWEEP_SCRIPT });
@@ -225,7 +228,17 @@ export class RedisStateStore implements StateStore {
     args.push(...tallyArgs(batch.push));
 
     const run = (this.client as unknown as { freshetCommit: CommitCommand }).freshetCommit;
-    return (await run.apply(this.client, args)) === 1;
+    const result = await run.apply(this.client, args);
+    if (!Array.isArray(result)) return false;
+    const [applied, changed] = result;
+    if (changed > 0) {
+      // A user has one writer when its events are keyed by user: another means they are not.
+      this.logger?.warn(
+        { partition: batch.partition, users: changed },
+        "user values changed between a batch's read and its commit (one user's events under several keys?); merged by the commit",
+      );
+    }
+    return applied === 1;
   }
 
   /**

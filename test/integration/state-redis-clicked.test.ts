@@ -34,9 +34,12 @@ describe.skipIf(url === undefined)('redis: a user value written whole from the b
   const stores: RedisStateStore[] = [];
   const open = (clickedMax: number) => {
     const prefix = `${uniqueName('clk')}:`;
-    const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax });
+    // What the store warns of: users whose value changed after the batch read it.
+    const changed: number[] = [];
+    const logger = { warn: (fields: { users?: number }) => void changed.push(fields.users ?? 0) };
+    const store = new RedisStateStore({ url: url as string, prefix, dimensions: 4, clickedMax, logger: logger as never });
     stores.push(store);
-    return Object.assign(store, { value: (user: string) => store.client.getBuffer(`${prefix}u:${user}`) });
+    return Object.assign(store, { changed, value: (user: string) => store.client.getBuffer(`${prefix}u:${user}`) });
   };
   afterAll(async () => {
     for (const store of stores) await store.close();
@@ -81,6 +84,8 @@ describe.skipIf(url === undefined)('redis: a user value written whole from the b
       }
     }
     expect(fastPathWrites).toBeGreaterThan(300);
+    // Each value was written as the engine merged it: none had changed since it was read.
+    expect(engine.changed).toEqual([]);
     // Cut back to the cap at least once: 20 + 16 entries is more than a few batches hold.
     const counts = await Promise.all(users.map((u) => engine.getClicked(`12/${u}`)));
     expect(Math.max(...counts.map((c) => c.length))).toBe(cap);
@@ -94,6 +99,7 @@ describe.skipIf(url === undefined)('redis: a user value written whole from the b
     expect(await store.commit({ partition: 'g/b/0', expectedOffset: null, nextOffset: '1', effects: batch({ u: { y: 300 } }), analytics: undefined })).toBe(true);
     expect(await store.commit({ partition: 'g/a/0', expectedOffset: '1', nextOffset: '2', effects: batch({ u: { z: 200 } }), analytics: undefined, read })).toBe(true);
     expect(await store.getClicked('u')).toEqual(['y', 'z', 'x']);
+    expect(store.changed).toEqual([1]);
   });
 
   it('merges in the script for a user first stored after the batch read none', async () => {
@@ -102,5 +108,6 @@ describe.skipIf(url === undefined)('redis: a user value written whole from the b
     expect(await store.commit({ partition: 'g/b/0', expectedOffset: null, nextOffset: '1', effects: batch({ v: { y: 300 } }), analytics: undefined })).toBe(true);
     expect(await store.commit({ partition: 'g/a/0', expectedOffset: null, nextOffset: '1', effects: batch({ v: { z: 200 } }), analytics: undefined, read })).toBe(true);
     expect(await store.getClicked('v')).toEqual(['y', 'z']);
+    expect(store.changed).toEqual([1]);
   });
 });
