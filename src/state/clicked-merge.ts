@@ -1,4 +1,4 @@
-import { USER_CLICKED_FORMAT, USER_CLICKED_HEADER_BYTES, userBytes } from '../model/records.ts';
+import { hasClickedItems, USER_CLICKED_FORMAT, USER_CLICKED_HEADER_BYTES, userBytes } from '../model/records.ts';
 
 /** Bytes of an entry before its id: the click time (float64) and the id's length (uint16). */
 const ENTRY_HEAD = 10;
@@ -75,14 +75,7 @@ export function mergeClicked(
   let count = 0;
   let list: Buffer = Buffer.alloc(0);
   if (stored !== null) {
-    if (
-      stored.length < head + USER_CLICKED_HEADER_BYTES ||
-      stored[head] !== USER_CLICKED_FORMAT ||
-      stored.readUInt16LE(head + 1) !== dimensions ||
-      stored.readUInt32LE(head + 7) !== stored.length - head - USER_CLICKED_HEADER_BYTES
-    ) {
-      return undefined;
-    }
+    if (!hasClickedItems(stored, dimensions)) return undefined;
     count = stored.readUInt32LE(head + 3);
     list = stored.subarray(head + USER_CLICKED_HEADER_BYTES);
   }

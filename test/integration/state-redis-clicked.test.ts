@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BatchEffects } from '../../src/model/online-mf.ts';
+import { seededRandom } from '../../src/model/random.ts';
 import { RedisStateStore } from '../../src/state/redis.ts';
 import { service, uniqueName } from '../support/services.ts';
 
@@ -16,17 +17,6 @@ function batch(clicks: Record<string, Record<string, number>>): BatchEffects {
     counts: new Map(),
     clicked: new Map(users.map((id) => [id, new Map(Object.entries(clicks[id] ?? {}))])),
     clock: 1000,
-  };
-}
-
-/** A seeded generator, so that a failure names its case. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -54,7 +44,8 @@ describe.skipIf(url === undefined)('redis: a user value written whole from the b
     const users = ['a', 'b', 'c', 'd', 'é'];
     let fastPathWrites = 0;
     for (let seed = 1; seed <= 12; seed++) {
-      const next = random(seed);
+      // Seeded, so that a failure names its case.
+      const next = seededRandom(seed);
       for (let b = 0; b < 10; b++) {
         const clicks: Record<string, Record<string, number>> = {};
         for (const user of users) {

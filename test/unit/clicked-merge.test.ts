@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/model/random.ts';
 import { encodeUser, USER_CLICKED_HEADER_BYTES, userBytes } from '../../src/model/records.ts';
 import { clickedSlack, mergeClicked } from '../../src/state/clicked-merge.ts';
 import { newestFirst } from '../../src/state/store.ts';
@@ -47,8 +48,7 @@ function expected(old: Array<[string, number]>, added: Array<[string, number]>, 
 
 describe('merging a batch into the clicked items read', () => {
   it('keeps every item once at its latest time, newest first, and cuts back to the cap past the slack', () => {
-    let seed = 7;
-    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const next = seededRandom(7);
     const cap = 24;
     for (let round = 0; round < 400; round++) {
       const latest = new Map<string, number>();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/model/random.ts';
 import { BatchIds, RecentIds } from '../../src/pipeline/dedupe.ts';
 
 describe('RecentIds', () => {
@@ -36,11 +37,7 @@ describe('RecentIds', () => {
   ])('answers as a map of each id to its last insertion would ($capacity ids of $distinct re-added)', ({ capacity, distinct, every }) => {
     const recent = new RecentIds(capacity);
     const last = new Map<string, number>();
-    let seed = 7;
-    const random = () => {
-      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
-      return seed / 0x80000000;
-    };
+    const random = seededRandom(7);
     for (let n = 0; n < 30_000; n++) {
       const id = `e${Math.floor(random() * distinct)}`;
       recent.add(id);
