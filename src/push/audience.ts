@@ -1,4 +1,4 @@
-/** Ordering of a campaign's audience. Pure. */
+/** Ordering of a campaign's audience, and selection of its head. */
 
 export interface AudienceEntry {
   userId: string;
@@ -9,25 +9,63 @@ export interface AudienceEntry {
 }
 
 /**
- * Inactive users first (no activity for `inactiveAfterMs` at `now`: push is
- * how they come back), each group by preference, best first; ties by id so
- * that every process orders alike.
+ * The audience order: inactive users first (no activity for `inactiveAfterMs` at
+ * `now`: push is how they come back), each group by preference, best first; ties
+ * by id so that every process orders alike.
  */
+export function audienceOrder(now: number, inactiveAfterMs: number): (a: AudienceEntry, b: AudienceEntry) => number {
+  const inactive = (e: AudienceEntry) => (now - e.lastActive >= inactiveAfterMs ? 0 : 1);
+  return (a, b) =>
+    inactive(a) - inactive(b) ||
+    b.preference - a.preference ||
+    (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0);
+}
+
+/** All entries' users in audience order. */
 export function orderAudience(
   entries: readonly AudienceEntry[],
   now: number,
   inactiveAfterMs: number,
 ): string[] {
-  const inactive = (e: AudienceEntry) => (now - e.lastActive >= inactiveAfterMs ? 0 : 1);
   return entries
     .slice()
-    .sort(
-      (a, b) =>
-        inactive(a) - inactive(b) ||
-        b.preference - a.preference ||
-        (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0),
-    )
+    .sort(audienceOrder(now, inactiveAfterMs))
     .map((e) => e.userId);
+}
+
+/**
+ * The first `limit` entries in audience order among all those offered, holding at most
+ * 2 × `limit` at a time: a campaign's stage needs the head of the ranking, not all of it.
+ */
+export class AudienceSelection {
+  private readonly limit: number;
+  private readonly order: (a: AudienceEntry, b: AudienceEntry) => number;
+  private entries: AudienceEntry[] = [];
+  /** Entries offered, kept or not. */
+  offered = 0;
+
+  constructor(limit: number, now: number, inactiveAfterMs: number) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, not ${limit}`);
+    this.limit = limit;
+    this.order = audienceOrder(now, inactiveAfterMs);
+  }
+
+  offer(entry: AudienceEntry): void {
+    this.offered++;
+    this.entries.push(entry);
+    if (this.entries.length >= 2 * this.limit) this.trim();
+  }
+
+  /** The kept users, in audience order. */
+  ordered(): string[] {
+    this.trim();
+    return this.entries.map((e) => e.userId);
+  }
+
+  private trim(): void {
+    this.entries.sort(this.order);
+    if (this.entries.length > this.limit) this.entries.length = this.limit;
+  }
 }
 
 export function cosine(a: Float32Array, b: Float32Array): number {

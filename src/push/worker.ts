@@ -1,7 +1,7 @@
 import type { Logger } from '../log.ts';
 import type { OnlineModel } from '../model/online-mf.ts';
 import type { StateStore } from '../state/store.ts';
-import { centroid, cosine, orderAudience, type AudienceEntry } from './audience.ts';
+import { AudienceSelection, centroid, cosine } from './audience.ts';
 import {
   beginStage,
   campaignId,
@@ -45,6 +45,13 @@ export interface CampaignWorkerOptions {
   discoverLimit?: number;
   /** Told about what the worker did (metrics, tests). */
   observer?: WorkerObserver;
+  /**
+   * Users a stage's first ranking keeps, at least the stage's size; each further ranking, made
+   * when caps and earlier clicks exclude too many of them, keeps four times more. Default 4096.
+   */
+  rankKeep?: number;
+  /** Candidates whose records are read and scored at a time. Default 1000. */
+  rankPage?: number;
 }
 
 export interface WorkerObserver {
@@ -278,62 +285,74 @@ export class CampaignWorker {
   /** Ranks the eligible users and claims caps down the ranking until the stage is full. */
   private async claimAudience(c: Campaign, stage: Stage, now: number): Promise<string[]> {
     const { push, state, params } = this.options;
-    const ranked = await this.rank(c, now);
     const claimed: string[] = [];
-    let next = 0;
-    while (claimed.length < stage.size && next < ranked.length) {
-      const want = stage.size - claimed.length;
-      const batch: string[] = [];
-      while (batch.length < want && next < ranked.length) {
-        const slice = ranked.slice(next, next + Math.max(want * 2, 64));
-        next += slice.length;
-        const [holders, clicked] = await Promise.all([
-          push.capHolders(slice, now),
-          Promise.all(slice.map((u) => state.getClicked(u))),
-        ]);
-        slice.forEach((u, i) => {
-          if (
-            batch.length < want &&
-            holders[i] === null &&
-            !(clicked[i] as string[]).includes(c.itemId)
-          )
-            batch.push(u);
-        });
+    for (let keep = Math.max(this.options.rankKeep ?? 4096, stage.size); ; keep *= 4) {
+      // Users claimed by an earlier pass are recipients now, which a new ranking leaves out.
+      const { ranked, complete } = await this.rank(c, now, keep);
+      let next = 0;
+      while (claimed.length < stage.size && next < ranked.length) {
+        const want = stage.size - claimed.length;
+        const batch: string[] = [];
+        while (batch.length < want && next < ranked.length) {
+          const slice = ranked.slice(next, next + Math.max(want * 2, 64));
+          next += slice.length;
+          const [holders, clicked] = await Promise.all([
+            push.capHolders(slice, now),
+            Promise.all(slice.map((u) => state.getClicked(u))),
+          ]);
+          slice.forEach((u, i) => {
+            if (
+              batch.length < want &&
+              holders[i] === null &&
+              !(clicked[i] as string[]).includes(c.itemId)
+            )
+              batch.push(u);
+          });
+        }
+        claimed.push(...(await push.claim(c.id, stage.n, batch, now, params.capWindowMs)));
       }
-      claimed.push(...(await push.claim(c.id, stage.n, batch, now, params.capWindowMs)));
+      if (claimed.length >= stage.size || complete) return claimed;
     }
-    return claimed;
   }
 
   /**
-   * Users active within the dormancy horizon and not yet sent this content, in audience order.
-   * Known gap: every such user is loaded and scored at each stage; an index of user vectors
-   * (nearest neighbours of the content and its clickers) is the exit for millions of users.
+   * The first `keep` users, in audience order, of those active within the dormancy horizon and
+   * not yet sent this content; `complete` when that is all of them. The candidates' records are
+   * read and scored a page at a time: beside the active users' ids, the ranking holds one page's
+   * records and 2 × `keep` entries, not every candidate's record.
+   * Known gap: every active user's record is still read and scored at each stage; an index of
+   * user vectors (nearest neighbours of the content and its clickers) is the exit for millions.
    */
-  private async rank(c: Campaign, now: number): Promise<string[]> {
+  private async rank(c: Campaign, now: number, keep: number): Promise<{ ranked: string[]; complete: boolean }> {
     const { push, state, model, params } = this.options;
     const [pool, sent, openers] = await Promise.all([
       push.activeUsers(now - params.dormantAfterMs),
       push.recipients(c.id),
       push.openers(c.id),
     ]);
-    const candidates = pool.filter((u) => !sent.has(u.userId));
-    const snapshot = await state.loadSnapshot(
-      [...candidates.map((u) => u.userId), ...openers.filter((u) => sent.has(u))],
+    const seedSnapshot = await state.loadSnapshot(
+      openers.filter((u) => sent.has(u)),
       [c.itemId],
     );
-    const item = snapshot.items.get(c.itemId) ?? model.newItem(c.itemId, now);
-    const seeds = openers.flatMap((u) => snapshot.users.get(u)?.vec ?? []);
+    const item = seedSnapshot.items.get(c.itemId) ?? model.newItem(c.itemId, now);
+    const seeds = openers.flatMap((u) => seedSnapshot.users.get(u)?.vec ?? []);
     const center = seeds.length >= params.lookalikeMinClickers ? centroid(seeds) : undefined;
 
-    const entries: AudienceEntry[] = candidates.map((u) => {
-      const user = snapshot.users.get(u.userId);
-      let preference = model.score(user, item, now);
-      if (center !== undefined && user !== undefined) {
-        preference += params.lookalikeWeight * cosine(user.vec, center);
+    const selection = new AudienceSelection(keep, now, params.inactiveAfterMs);
+    const candidates = pool.filter((u) => !sent.has(u.userId));
+    const page = this.options.rankPage ?? 1000;
+    for (let from = 0; from < candidates.length; from += page) {
+      const users = candidates.slice(from, from + page);
+      const snapshot = await state.loadSnapshot(users.map((u) => u.userId), []);
+      for (const u of users) {
+        const user = snapshot.users.get(u.userId);
+        let preference = model.score(user, item, now);
+        if (center !== undefined && user !== undefined) {
+          preference += params.lookalikeWeight * cosine(user.vec, center);
+        }
+        selection.offer({ userId: u.userId, lastActive: u.lastActive, preference });
       }
-      return { userId: u.userId, lastActive: u.lastActive, preference };
-    });
-    return orderAudience(entries, now, params.inactiveAfterMs);
+    }
+    return { ranked: selection.ordered(), complete: candidates.length <= keep };
   }
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { itemMinuteCounts } from '../../src/analytics/aggregate.ts';
 import { decodeOutbox, encodeOutbox, userDayCounts } from '../../src/push/activity.ts';
-import { centroid, cosine, orderAudience } from '../../src/push/audience.ts';
+import { AudienceSelection, centroid, cosine, orderAudience } from '../../src/push/audience.ts';
+import { seededRandom } from '../../src/model/random.ts';
 import { beginStage, completeStage, newCampaign } from '../../src/push/campaign.ts';
 import { createPushMetrics, phaseOf, reportCampaigns } from '../../src/push/metrics.ts';
 import { pushParams } from '../../src/push/params.ts';
@@ -147,6 +148,30 @@ describe('audience order', () => {
       'active-low',
     ]);
     expect(orderAudience(entries, T, 0).slice(0, 2)).toEqual(['active-high', 'inactive-high']);
+  });
+
+  it('selects the head of the order from a stream, holding at most twice the head', () => {
+    const day = 86_400_000;
+    const random = seededRandom(7);
+    // Preferences on a coarse grid, so ties fall to the ids; a third of the users inactive.
+    const entries = Array.from({ length: 500 }, (_, i) => ({
+      userId: `u${Math.floor(random() * 1e6)}-${i}`,
+      lastActive: T - (random() < 1 / 3 ? 5 : 1) * day,
+      preference: Math.round(random() * 20) / 4,
+    }));
+    const full = orderAudience(entries, T, 3 * day);
+    for (const limit of [1, 2, 7, 64, 250, 499, 500, 900]) {
+      const selection = new AudienceSelection(limit, T, 3 * day);
+      let held = 0;
+      for (const entry of entries) {
+        selection.offer(entry);
+        held = Math.max(held, (selection as unknown as { entries: unknown[] }).entries.length);
+      }
+      expect(selection.ordered(), `limit ${limit}`).toEqual(full.slice(0, limit));
+      expect(selection.offered).toBe(500);
+      expect(held).toBeLessThan(2 * limit);
+    }
+    expect(() => new AudienceSelection(0, T, day)).toThrow(/limit must be a positive integer, not 0/);
   });
 
   it("measures lookalikes by cosine to the mean of the clickers' unit vectors", () => {

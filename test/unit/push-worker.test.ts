@@ -8,14 +8,14 @@ import { MemoryPushStore } from '../../src/push/memory-store.ts';
 import { createPushMetrics } from '../../src/push/metrics.ts';
 import { pushParams, type PushParams } from '../../src/push/params.ts';
 import { MemoryPushSink } from '../../src/push/sink.ts';
-import { CampaignWorker } from '../../src/push/worker.ts';
+import { CampaignWorker, type CampaignWorkerOptions } from '../../src/push/worker.ts';
 import { MemoryStateStore } from '../../src/state/memory.ts';
 import { Feeder, MODEL_PARAMS, silent } from '../support/push.ts';
 
 const MIN = 60_000;
 const T = Date.UTC(2026, 2, 1, 8, 0);
 
-async function setup(overrides: Partial<PushParams> = {}) {
+async function setup(overrides: Partial<PushParams> = {}, ranking: Pick<CampaignWorkerOptions, 'rankKeep' | 'rankPage'> = {}) {
   const state = new MemoryStateStore();
   const push = new MemoryPushStore(state.push);
   const feeder = new Feeder(state);
@@ -32,6 +32,7 @@ async function setup(overrides: Partial<PushParams> = {}) {
       model: new OnlineModel(MODEL_PARAMS),
       params: pushParams({ pilotSize: 10, ...overrides }),
       now: () => clock,
+      ...ranking,
     });
   return { state, push, feeder, users, sink, worker, at: (ms: number) => (clock = ms) };
 }
@@ -82,8 +83,11 @@ describe('campaign worker', () => {
     expect(new Set(sink.recent.map((r) => r.userId)).size).toBe(30);
   });
 
-  it('never pushes a user twice inside the cap window, across campaigns and workers', async () => {
-    const { push, feeder, users, worker, at } = await setup({ pilotSize: 15 });
+  it.each([
+    ['one ranking of every candidate', {}],
+    ['rankings in pages of 3 that keep the stage size, then 4 times more', { rankKeep: 1, rankPage: 3 }],
+  ])('never pushes a user twice inside the cap window, across campaigns and workers, with %s', async (_, ranking) => {
+    const { push, feeder, users, worker, at } = await setup({ pilotSize: 15 }, ranking);
     const sinks = [new MemoryPushSink(), new MemoryPushSink()];
     const workers = [worker('w1', sinks[0]), worker('w2', sinks[1])];
     for (const item of ['n1', 'n2', 'n3', 'n4']) await feeder.publish(item, T);
@@ -98,6 +102,38 @@ describe('campaign worker', () => {
     expect(campaigns).toHaveLength(4);
     expect(campaigns.reduce((sum, c) => sum + c.sends, 0)).toBe(40);
     for (const c of campaigns) expect(c.sends).toBe((await push.recipients(c.id)).size);
+  });
+
+  it('ranks in pages and keeps only the head, and fills a stage past capped users as one full ranking does', async () => {
+    const recipients = async (ranking: Pick<CampaignWorkerOptions, 'rankKeep' | 'rankPage'>) => {
+      const { state, feeder, sink, worker, at } = await setup({ pilotSize: 15 }, ranking);
+      // Each ranking reads the content's record with its openers' first, then the candidates' pages.
+      const reads: Array<{ users: number; items: readonly string[] }> = [];
+      const load = state.loadSnapshot.bind(state);
+      state.loadSnapshot = (userIds, itemIds, readAt) => {
+        reads.push({ users: userIds.length, items: itemIds });
+        return load(userIds, itemIds, readAt);
+      };
+      await feeder.publish('n1', T);
+      await feeder.publish('n2', T);
+      at(T + 30 * MIN);
+      await worker('w1').tick();
+      const byItem = (item: string) => sink.recent.filter((r) => r.itemId === item).map((r) => r.userId);
+      return { n1: byItem('n1'), n2: byItem('n2'), reads };
+    };
+    const full = await recipients({});
+    const paged = await recipients({ rankKeep: 1, rankPage: 3 });
+    expect(full.n1).toHaveLength(15);
+    expect(full.n2).toHaveLength(15);
+    expect(paged.n1).toEqual(full.n1);
+    expect(paged.n2).toEqual(full.n2);
+    // The campaign served second kept 15 users in its first ranking, some capped by the other
+    // campaign: it ranked again.
+    const rankings = paged.reads.filter((r) => r.items.length === 1).map((r) => r.items[0]);
+    expect(new Set(rankings)).toEqual(new Set(['n1', 'n2']));
+    expect(rankings.length).toBeGreaterThan(2);
+    expect(Math.max(...paged.reads.filter((r) => r.items.length === 0).map((r) => r.users))).toBe(3);
+    expect(full.reads.filter((r) => r.items.length === 0).map((r) => r.users)).toEqual([40, 40]);
   });
 
   it('excludes users who already clicked the content', async () => {
