@@ -15,9 +15,11 @@ export interface AudienceEntry {
  */
 export function audienceOrder(now: number, inactiveAfterMs: number): (a: AudienceEntry, b: AudienceEntry) => number {
   const inactive = (e: AudienceEntry) => (now - e.lastActive >= inactiveAfterMs ? 0 : 1);
+  // A preference that is not a number ranks last in its group, so the order stays total.
+  const preference = (e: AudienceEntry) => (Number.isNaN(e.preference) ? -Infinity : e.preference);
   return (a, b) =>
     inactive(a) - inactive(b) ||
-    b.preference - a.preference ||
+    (preference(a) === preference(b) ? 0 : preference(b) > preference(a) ? 1 : -1) ||
     (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0);
 }
 

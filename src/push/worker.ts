@@ -47,7 +47,8 @@ export interface CampaignWorkerOptions {
   observer?: WorkerObserver;
   /**
    * Users a stage's first ranking keeps, at least the stage's size; each further ranking, made
-   * when caps and earlier clicks exclude too many of them, keeps four times more. Default 4096.
+   * when earlier clicks (or caps claimed meanwhile) exclude too many of them, keeps four times
+   * more. Default 4096.
    */
   rankKeep?: number;
   /** Candidates whose records are read and scored at a time. Default 1000. */
@@ -80,6 +81,12 @@ export class CampaignWorker {
   private readonly known = new Set<string>();
 
   constructor(options: CampaignWorkerOptions) {
+    for (const name of ['rankKeep', 'rankPage'] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+        throw new RangeError(`${name} must be a positive integer, not ${value}`);
+      }
+    }
     this.options = options;
     const { params } = options;
     this.rule = {
@@ -287,7 +294,8 @@ export class CampaignWorker {
     const { push, state, params } = this.options;
     const claimed: string[] = [];
     for (let keep = Math.max(this.options.rankKeep ?? 4096, stage.size); ; keep *= 4) {
-      // Users claimed by an earlier pass are recipients now, which a new ranking leaves out.
+      // Users claimed by an earlier pass are recipients now and hold caps, which a new ranking
+      // leaves out; the walk below checks caps again, as others may claim them meanwhile.
       const { ranked, complete } = await this.rank(c, now, keep);
       let next = 0;
       while (claimed.length < stage.size && next < ranked.length) {
@@ -316,12 +324,13 @@ export class CampaignWorker {
   }
 
   /**
-   * The first `keep` users, in audience order, of those active within the dormancy horizon and
-   * not yet sent this content; `complete` when that is all of them. The candidates' records are
-   * read and scored a page at a time: beside the active users' ids, the ranking holds one page's
-   * records and 2 × `keep` entries, not every candidate's record.
-   * Known gap: every active user's record is still read and scored at each stage; an index of
-   * user vectors (nearest neighbours of the content and its clickers) is the exit for millions.
+   * The first `keep` users, in audience order, of those active within the dormancy horizon, not
+   * yet sent this content and holding no cap when read; `complete` when that is all of them.
+   * The candidates are read a page at a time, their caps first and then the records of those
+   * without one: beside the active users' ids, the ranking holds one page's records and
+   * 2 × `keep` entries, not every candidate's record.
+   * Known gap: every active user's cap and uncapped record is still read at each stage; an index
+   * of user vectors (nearest neighbours of the content and its clickers) is the exit for millions.
    */
   private async rank(c: Campaign, now: number, keep: number): Promise<{ ranked: string[]; complete: boolean }> {
     const { push, state, model, params } = this.options;
@@ -330,19 +339,24 @@ export class CampaignWorker {
       push.recipients(c.id),
       push.openers(c.id),
     ]);
-    const seedSnapshot = await state.loadSnapshot(
-      openers.filter((u) => sent.has(u)),
-      [c.itemId],
-    );
+    // Lookalike seeds: the openers who were sent the content or are active.
+    const opened = new Set(openers);
+    const seedIds = openers.filter((u) => sent.has(u));
+    for (const u of pool) if (opened.has(u.userId) && !sent.has(u.userId)) seedIds.push(u.userId);
+    const seedSnapshot = await state.loadSnapshot(seedIds, [c.itemId]);
     const item = seedSnapshot.items.get(c.itemId) ?? model.newItem(c.itemId, now);
-    const seeds = openers.flatMap((u) => seedSnapshot.users.get(u)?.vec ?? []);
+    const seeds = seedIds.flatMap((u) => seedSnapshot.users.get(u)?.vec ?? []);
     const center = seeds.length >= params.lookalikeMinClickers ? centroid(seeds) : undefined;
 
     const selection = new AudienceSelection(keep, now, params.inactiveAfterMs);
     const candidates = pool.filter((u) => !sent.has(u.userId));
     const page = this.options.rankPage ?? 1000;
+    let uncapped = 0;
     for (let from = 0; from < candidates.length; from += page) {
-      const users = candidates.slice(from, from + page);
+      const slice = candidates.slice(from, from + page);
+      const holders = await push.capHolders(slice.map((u) => u.userId), now);
+      const users = slice.filter((_, i) => holders[i] === null);
+      uncapped += users.length;
       const snapshot = await state.loadSnapshot(users.map((u) => u.userId), []);
       for (const u of users) {
         const user = snapshot.users.get(u.userId);
@@ -353,6 +367,6 @@ export class CampaignWorker {
         selection.offer({ userId: u.userId, lastActive: u.lastActive, preference });
       }
     }
-    return { ranked: selection.ordered(), complete: candidates.length <= keep };
+    return { ranked: selection.ordered(), complete: uncapped <= keep };
   }
 }

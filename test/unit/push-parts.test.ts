@@ -174,6 +174,19 @@ describe('audience order', () => {
     expect(() => new AudienceSelection(0, T, day)).toThrow(/limit must be a positive integer, not 0/);
   });
 
+  it('ranks a preference that is not a number last in its group, in a total order', () => {
+    const entries = [
+      { userId: 'u0', lastActive: T, preference: 0 },
+      { userId: 'u1', lastActive: T, preference: Number.NaN },
+      { userId: 'u2', lastActive: T, preference: 1 },
+      { userId: 'u3', lastActive: T, preference: Number.NEGATIVE_INFINITY },
+    ];
+    expect(orderAudience(entries, T, 86_400_000)).toEqual(['u2', 'u0', 'u1', 'u3']);
+    const selection = new AudienceSelection(1, T, 86_400_000);
+    for (const entry of entries) selection.offer(entry);
+    expect(selection.ordered()).toEqual(['u2']);
+  });
+
   it("measures lookalikes by cosine to the mean of the clickers' unit vectors", () => {
     const c = centroid([Float32Array.from([2, 0]), Float32Array.from([0, 3])]) as Float32Array;
     expect([...c]).toEqual([0.5, 0.5]);

@@ -104,36 +104,90 @@ describe('campaign worker', () => {
     for (const c of campaigns) expect(c.sends).toBe((await push.recipients(c.id)).size);
   });
 
-  it('ranks in pages and keeps only the head, and fills a stage past capped users as one full ranking does', async () => {
-    const recipients = async (ranking: Pick<CampaignWorkerOptions, 'rankKeep' | 'rankPage'>) => {
-      const { state, feeder, sink, worker, at } = await setup({ pilotSize: 15 }, ranking);
-      // Each ranking reads the content's record with its openers' first, then the candidates' pages.
+  it('ranks in pages, skips capped users and keeps only the head, choosing as one full ranking does', async () => {
+    type Ranking = Pick<CampaignWorkerOptions, 'rankKeep' | 'rankPage'>;
+    const run = async (ranking: Ranking, contents: string[], pilotSize: number) => {
+      const { state, push, feeder, sink, worker, at } = await setup({ pilotSize }, ranking);
+      // A ranking reads the content's record with its openers' first, then each page's caps and
+      // the records of the uncapped.
       const reads: Array<{ users: number; items: readonly string[] }> = [];
+      const caps: number[] = [];
       const load = state.loadSnapshot.bind(state);
       state.loadSnapshot = (userIds, itemIds, readAt) => {
         reads.push({ users: userIds.length, items: itemIds });
         return load(userIds, itemIds, readAt);
       };
-      await feeder.publish('n1', T);
-      await feeder.publish('n2', T);
+      const holders = push.capHolders.bind(push);
+      push.capHolders = (userIds, now) => {
+        caps.push(userIds.length);
+        return holders(userIds, now);
+      };
+      for (const item of contents) await feeder.publish(item, T);
       at(T + 30 * MIN);
       await worker('w1').tick();
-      const byItem = (item: string) => sink.recent.filter((r) => r.itemId === item).map((r) => r.userId);
-      return { n1: byItem('n1'), n2: byItem('n2'), reads };
+      const sent = (item: string) => sink.recent.filter((r) => r.itemId === item).map((r) => r.userId);
+      const rankings = reads.filter((r) => r.items.length === 1).map((r) => r.items[0]);
+      const records = reads.filter((r) => r.items.length === 0).map((r) => r.users);
+      return { sent, rankings, records, caps };
     };
-    const full = await recipients({});
-    const paged = await recipients({ rankKeep: 1, rankPage: 3 });
-    expect(full.n1).toHaveLength(15);
-    expect(full.n2).toHaveLength(15);
-    expect(paged.n1).toEqual(full.n1);
-    expect(paged.n2).toEqual(full.n2);
-    // The campaign served second kept 15 users in its first ranking, some capped by the other
-    // campaign: it ranked again.
-    const rankings = paged.reads.filter((r) => r.items.length === 1).map((r) => r.items[0]);
-    expect(new Set(rankings)).toEqual(new Set(['n1', 'n2']));
-    expect(rankings.length).toBeGreaterThan(2);
-    expect(Math.max(...paged.reads.filter((r) => r.items.length === 0).map((r) => r.users))).toBe(3);
-    expect(full.reads.filter((r) => r.items.length === 0).map((r) => r.users)).toEqual([40, 40]);
+    const paged = { rankKeep: 1, rankPage: 3 };
+
+    // Two contents, 15 users each: the one served second skips the 15 the first one capped.
+    const full = await run({}, ['n1', 'n2'], 15);
+    const small = await run(paged, ['n1', 'n2'], 15);
+    expect(full.sent('n1')).toHaveLength(15);
+    expect(full.sent('n2')).toHaveLength(15);
+    expect(small.sent('n1')).toEqual(full.sent('n1'));
+    expect(small.sent('n2')).toEqual(full.sent('n2'));
+    expect(full.records).toEqual([40, 25]);
+    expect(Math.max(...small.records)).toBeLessThanOrEqual(3);
+    expect(small.records.reduce((a, b) => a + b, 0)).toBe(65);
+    expect(Math.max(...small.caps.slice(0, 14))).toBe(3);
+
+    // i3, which 8 of the 40 users clicked, so they rank high for it and are left out on the walk:
+    // a head of 10 runs short, and the ranking is made again with 40.
+    const fullClicked = await run({}, ['i3'], 10);
+    const smallClicked = await run(paged, ['i3'], 10);
+    expect(fullClicked.sent('i3')).toHaveLength(10);
+    expect(smallClicked.sent('i3')).toEqual(fullClicked.sent('i3'));
+    expect(fullClicked.rankings).toEqual(['i3']);
+    expect(smallClicked.rankings).toEqual(['i3', 'i3']);
+  });
+
+  it('takes as lookalike seeds the openers who were sent the content or are active', async () => {
+    const { state, feeder, sink, worker, at } = await setup({ pilotSize: 10, targetLift: 1 });
+    const seedReads: string[][] = [];
+    const load = state.loadSnapshot.bind(state);
+    state.loadSnapshot = (userIds, itemIds, readAt) => {
+      if (itemIds.length === 1) seedReads.push([...userIds].sort());
+      return load(userIds, itemIds, readAt);
+    };
+    const w = worker('w1');
+    await feeder.publish('n1', T);
+    at(T + 30 * MIN);
+    await w.tick();
+    const pilot = sink.recent.slice();
+    const openers = pilot.slice(0, 2).map((r) => r.userId);
+    await feeder.deliver(pilot, (r) => openers.includes(r.userId), T + 31 * MIN);
+    // Opens from users the campaign did not send to (a forwarded push, say): active, so seeds too.
+    const strays = ['u001', 'u002', 'u003', 'u004', 'u005'].filter((u) => !pilot.some((r) => r.userId === u)).slice(0, 3);
+    const campaign = (pilot[0] as { campaignId: string }).campaignId;
+    await feeder.send('events', strays.map((userId) => ({ type: 'push_open', userId, itemId: 'n1', ts: T + 32 * MIN, campaignId: campaign })));
+    at(T + 60 * MIN);
+    await w.tick();
+    expect(sink.recent.filter((r) => r.stage === 2).length).toBeGreaterThan(0);
+    expect(seedReads.at(-1)).toEqual([...openers, ...strays].sort());
+  });
+
+  it('refuses ranking sizes that are not positive integers, naming the option', async () => {
+    const { state, push } = await setup();
+    const make = (ranking: Pick<CampaignWorkerOptions, 'rankKeep' | 'rankPage'>) =>
+      new CampaignWorker({ state, push, sink: new MemoryPushSink(), owner: 'w', logger: silent, model: new OnlineModel(MODEL_PARAMS), params: pushParams({}), ...ranking });
+    expect(() => make({ rankPage: 0 })).toThrow('rankPage must be a positive integer, not 0');
+    expect(() => make({ rankPage: Number.NaN })).toThrow('rankPage must be a positive integer, not NaN');
+    expect(() => make({ rankKeep: 2.5 })).toThrow('rankKeep must be a positive integer, not 2.5');
+    expect(() => make({ rankKeep: Number.POSITIVE_INFINITY })).toThrow(/rankKeep must be a positive integer/);
+    expect(() => make({ rankKeep: 1, rankPage: 1 })).not.toThrow();
   });
 
   it('excludes users who already clicked the content', async () => {
