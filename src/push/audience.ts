@@ -42,7 +42,7 @@ export function orderAudience(
 export class AudienceSelection {
   private readonly limit: number;
   private readonly order: (a: AudienceEntry, b: AudienceEntry) => number;
-  private entries: AudienceEntry[] = [];
+  private readonly entries: AudienceEntry[] = [];
   /** Entries offered, kept or not. */
   offered = 0;
 
