@@ -294,8 +294,9 @@ export class CampaignWorker {
     const { push, state, params } = this.options;
     const claimed: string[] = [];
     for (let keep = Math.max(this.options.rankKeep ?? 4096, stage.size); ; keep *= 4) {
-      // Users claimed by an earlier pass are recipients now and hold caps, which a new ranking
-      // leaves out; the walk below checks caps again, as others may claim them meanwhile.
+      // The ranking holds users without a cap when it read them; users claimed by an earlier
+      // pass are recipients now and hold caps, which a new ranking leaves out. A cap another
+      // worker takes meanwhile is skipped by the claim itself, which takes each one atomically.
       const { ranked, complete } = await this.rank(c, now, keep);
       let next = 0;
       while (claimed.length < stage.size && next < ranked.length) {
@@ -304,17 +305,9 @@ export class CampaignWorker {
         while (batch.length < want && next < ranked.length) {
           const slice = ranked.slice(next, next + Math.max(want * 2, 64));
           next += slice.length;
-          const [holders, clicked] = await Promise.all([
-            push.capHolders(slice, now),
-            Promise.all(slice.map((u) => state.getClicked(u))),
-          ]);
+          const clicked = await Promise.all(slice.map((u) => state.getClicked(u)));
           slice.forEach((u, i) => {
-            if (
-              batch.length < want &&
-              holders[i] === null &&
-              !(clicked[i] as string[]).includes(c.itemId)
-            )
-              batch.push(u);
+            if (batch.length < want && !(clicked[i] as string[]).includes(c.itemId)) batch.push(u);
           });
         }
         claimed.push(...(await push.claim(c.id, stage.n, batch, now, params.capWindowMs)));

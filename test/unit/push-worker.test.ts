@@ -142,7 +142,10 @@ describe('campaign worker', () => {
     expect(full.records).toEqual([40, 25]);
     expect(Math.max(...small.records)).toBeLessThanOrEqual(3);
     expect(small.records.reduce((a, b) => a + b, 0)).toBe(65);
-    expect(Math.max(...small.caps.slice(0, 14))).toBe(3);
+    // Caps are read for every candidate with each page of the ranking, and nowhere else.
+    expect(full.caps).toEqual([40, 40]);
+    expect(small.caps.reduce((a, b) => a + b, 0)).toBe(80);
+    expect(Math.max(...small.caps)).toBe(3);
 
     // i3, which 8 of the 40 users clicked, so they rank high for it and are left out on the walk:
     // a head of 10 runs short, and the ranking is made again with 40.
