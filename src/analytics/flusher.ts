@@ -26,9 +26,11 @@ const RETRY_MAX_MS = 5_000;
 
 /**
  * Each write becomes a part of each table, which ClickHouse then merges into the partition's
- * larger parts: a few large writes cost it far less than many small ones.
+ * larger parts: a few large writes cost it far less than many small ones. A write's batches are
+ * held decoded while it is sent (about 95 bytes a row), so its size bounds the flush's memory too,
+ * every few seconds of a backlog.
  */
-const WRITE_ROWS = 250_000;
+const WRITE_ROWS = 50_000;
 const WRITE_BATCHES = 5_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -61,17 +61,16 @@ export const userDaySql = {
   },
 };
 
-/** JSONEachRow rows of user_day. */
-export function userDayRows(batches: readonly AnalyticsBatch[]) {
-  return batches.flatMap((batch) =>
-    (batch.users ?? []).map((row) => ({
-      day: isoDay(row.day * 1000),
-      user_id: row.userId,
-      events: row.events,
-      push_opens: row.pushOpens,
-      batch_id: batch.batchId,
-    })),
-  );
+/** One batch's rows of user_day as JSONEachRow lines, each ending in a newline ('' for none). */
+export function userDayLines(batch: AnalyticsBatch): string {
+  let text = '';
+  let day = Number.NaN;
+  let iso = '';
+  for (const row of batch.users ?? []) {
+    if (row.day !== day) [day, iso] = [row.day, isoDay(row.day * 1000)];
+    text += `${JSON.stringify({ day: iso, user_id: row.userId, events: row.events, push_opens: row.pushOpens, batch_id: batch.batchId })}\n`;
+  }
+  return text;
 }
 
 export const pushSql = {

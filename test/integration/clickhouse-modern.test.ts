@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { itemMinuteRows, itemMinuteSql } from '../../src/analytics/clickhouse.ts';
+import { itemMinuteLines, itemMinuteSql } from '../../src/analytics/clickhouse.ts';
 import { openChdb, type ChdbSession } from '../support/chdb.ts';
 
 const session = await openChdb();
@@ -27,7 +27,7 @@ describe.skipIf(session === undefined)('clickhouse SQL on a current release (chd
       { batchId: 'events/1/0-4', rows: [{ minute: minute + 60, itemId: 'i1', views: 2, clicks: 2 }] },
     ];
     const insert = (b: typeof batches) =>
-      db.query(`INSERT INTO ${itemMinuteSql.table('freshet_modern')} FORMAT JSONEachRow ${itemMinuteRows(b).map((r) => JSON.stringify(r)).join(' ')}`);
+      db.query(`INSERT INTO ${itemMinuteSql.table('freshet_modern')} FORMAT JSONEachRow ${b.map(itemMinuteLines).join('')}`);
     insert(batches);
     insert(batches.slice(0, 1));
     const rows = db.query(itemMinuteSql.totals('freshet_modern'), 'JSONEachRow').trim().split('\n').map((l) => JSON.parse(l));

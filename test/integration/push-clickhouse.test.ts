@@ -2,7 +2,7 @@ import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseSink } from '../../src/analytics/clickhouse.ts';
 import { beginStage, completeStage, decideStage, newCampaign } from '../../src/push/campaign.ts';
-import { PushAnalytics, pushSql, userDayRows, userDaySql } from '../../src/push/clickhouse.ts';
+import { PushAnalytics, pushSql, userDayLines, userDaySql } from '../../src/push/clickhouse.ts';
 import { pushParams } from '../../src/push/params.ts';
 import type { AnalyticsBatch } from '../../src/state/store.ts';
 import { openChdb, type ChdbSession } from '../support/chdb.ts';
@@ -162,11 +162,7 @@ describe.skipIf(chdb === undefined)('push analytics SQL on a current release (ch
         db.query(sql);
     const insert = (batches: AnalyticsBatch[]) =>
       db.query(
-        `INSERT INTO ${userDaySql.table('freshet_push_modern')} FORMAT JSONEachRow ${userDayRows(
-          batches,
-        )
-          .map((r) => JSON.stringify(r))
-          .join(' ')}`,
+        `INSERT INTO ${userDaySql.table('freshet_push_modern')} FORMAT JSONEachRow ${batches.map(userDayLines).join('')}`,
       );
     insert(BATCHES);
     insert(BATCHES.slice(0, 1));
