@@ -210,10 +210,14 @@ export class KafkaIngest implements DeadLetterSink {
         }
         // Less than a chunk behind the partition's end, the next fetch waits for these to be
         // applied: what arrives meanwhile then comes as one batch rather than as many small ones,
-        // each a commit of its own. Behind by more (a backlog), it is made at once.
+        // each a commit of its own. Behind by more (a backlog), it is made once the partition's
+        // last chunk is the one being applied, so that it arrives while that one is: fetched as
+        // soon as the chunks were queued, its messages waited in memory a whole chunk longer.
         const end = batch.messages[batch.messages.length - 1];
         if (end !== undefined && BigInt(batch.highWatermark) - BigInt(end.offset) - 1n < BigInt(this.options.maxEvents)) {
           await lane.idle();
+        } else {
+          await lane.atMost(1);
         }
         await heartbeat();
         this.throwRejoin();

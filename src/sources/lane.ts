@@ -57,6 +57,14 @@ export class Lane<T> {
     this.wake();
   }
 
+  /** Resolves once at most `count` items are being applied or waiting, or once the lane is reset. */
+  async atMost(count: number): Promise<void> {
+    const epoch = this.generation;
+    while (epoch === this.generation && this.size > count) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
   /** Resolves once nothing is being applied and nothing waits. */
   async idle(): Promise<void> {
     while (this.active !== undefined) await this.active;

@@ -102,4 +102,31 @@ describe('lane', () => {
     await lane.idle();
     expect(applied).toEqual(['a', 'c']);
   });
+
+  it('should resolve atMost(n) once no more than n items are applied or waiting, or on a reset', async () => {
+    const { lane, settle } = controlled(1);
+    await lane.offer('a');
+    await lane.offer('b');
+    let down = false;
+    const waited = lane.atMost(1).then(() => (down = true));
+    await flush();
+    expect(down).toBe(false);
+    await settle();
+    await waited;
+    expect(down).toBe(true);
+    expect(lane.size).toBe(1);
+
+    await lane.offer('c');
+    let reset = false;
+    const cut = lane.atMost(0).then(() => (reset = true));
+    await flush();
+    expect(reset).toBe(false);
+    lane.reset();
+    await cut;
+    expect(reset).toBe(true);
+    // The item being applied goes on: atMost(0) waited for the reset, not for the lane to empty.
+    expect(lane.size).toBe(1);
+    await settle();
+    await lane.idle();
+  });
 });
