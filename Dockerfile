@@ -18,5 +18,6 @@ COPY . .
 
 USER node
 EXPOSE 8080
-# V8 settings of the engine process: see src/node-flags.ts.
+# V8 and C allocator settings of the engine process: see src/node-flags.ts.
+ENV MALLOC_MMAP_THRESHOLD_=131072
 CMD ["node", "--min-semi-space-size=64", "--no-memory-reducer", "src/cli.ts", "run"]

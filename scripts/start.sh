@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/ensure-deps.sh
-# V8 settings of the engine process: see src/node-flags.ts.
+# V8 and C allocator settings of the engine process: see src/node-flags.ts.
+export MALLOC_MMAP_THRESHOLD_=131072
 exec node --min-semi-space-size=64 --no-memory-reducer src/cli.ts run "$@"

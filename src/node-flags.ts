@@ -15,3 +15,16 @@
  * The price: the process keeps the memory its load needed instead of returning it while idle.
  */
 export const ENGINE_NODE_FLAGS: readonly string[] = ['--min-semi-space-size=64', '--no-memory-reducer'];
+
+/**
+ * The C allocator's settings of the engine process, set in its environment by the same launchers.
+ *
+ * - Blocks of 128 KiB and more mapped apart and returned on free: glibc otherwise raises that
+ *   threshold to the largest block freed so far (up to 32 MiB), and a Kafka fetch's response
+ *   (megabytes) then comes from its main heap, which only ever grew. Ingesting a week of events,
+ *   that heap went from 105 to 160 MiB after the first 200,000 events, and the engine's RSS ended
+ *   56–74 MiB lower with the setting (two runs, against three without), at the same rate.
+ *
+ * Ignored by other C libraries (musl, in Alpine images).
+ */
+export const ENGINE_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' };

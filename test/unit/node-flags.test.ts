@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ENGINE_NODE_FLAGS } from '../../src/node-flags.ts';
+import { ENGINE_ENV, ENGINE_NODE_FLAGS } from '../../src/node-flags.ts';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -10,6 +10,20 @@ describe('the V8 settings of the engine process', () => {
     expect(start).toBe(`exec node ${ENGINE_NODE_FLAGS.join(' ')} src/cli.ts run "$@"`);
     const cmd = read('Dockerfile').split('\n').find((line) => line.startsWith('CMD '));
     expect(cmd).toBe(`CMD ${JSON.stringify(['node', ...ENGINE_NODE_FLAGS, 'src/cli.ts', 'run']).replaceAll(',', ', ')}`);
+  });
+
+  it('come with the C allocator settings in the environment of npm start and of the container image', () => {
+    const settings = Object.entries(ENGINE_ENV);
+    expect(settings.length).toBeGreaterThan(0);
+    const start = read('scripts/start.sh').split('\n');
+    const docker = read('Dockerfile').split('\n');
+    for (const [name, value] of settings) {
+      expect(start).toContain(`export ${name}=${value}`);
+      expect(docker).toContain(`ENV ${name}=${value}`);
+    }
+    // Set before the engine starts: glibc reads them once, at the process's start.
+    expect(start.findIndex((line) => line.startsWith('export MALLOC_'))).toBeLessThan(start.findIndex((line) => line.startsWith('exec node ')));
+    expect(docker.findIndex((line) => line.startsWith('ENV MALLOC_'))).toBeLessThan(docker.findIndex((line) => line.startsWith('CMD ')));
   });
 
   it('are taken by this runtime', async () => {
