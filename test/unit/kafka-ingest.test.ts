@@ -223,7 +223,7 @@ describe('kafka ingest', () => {
 
   // A backlog is fetched again while its last chunk is applied; a partition that has caught up
   // waits, so that what arrives meanwhile comes as one batch rather than many small ones.
-  it('should return a batch to kafkajs at once when the partition is behind, and only once applied when caught up', async () => {
+  it('should return a batch to kafkajs once its last chunk is being applied when the partition is behind, and only once applied when caught up', async () => {
     const source = ingest();
     source.running = true;
     let eachBatch: ((payload: unknown) => Promise<void>) | undefined;
@@ -253,12 +253,20 @@ describe('kafka ingest', () => {
       isStale: () => false,
     });
     let returned = false;
-    // maxEvents is 10: 5 messages with 100 more behind them is a backlog.
-    await eachBatch?.(batch(0, 5, 105));
+    // maxEvents is 10: 15 messages with 100 more behind them is a backlog, in two chunks. The
+    // next fetch waits until the second is the one being applied, not for it to be applied.
+    const behind = eachBatch?.(batch(0, 15, 115)).then(() => (returned = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(returned).toBe(false);
+    expect(pending).toHaveLength(1);
+    pending.shift()?.();
+    await behind;
+    expect(returned).toBe(true);
     expect(pending).toHaveLength(1);
 
     // Caught up: 5 messages ending at the partition's end.
-    const caughtUp = eachBatch?.(batch(5, 5, 10)).then(() => (returned = true));
+    returned = false;
+    const caughtUp = eachBatch?.(batch(15, 5, 20)).then(() => (returned = true));
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(returned).toBe(false);
     pending.shift()?.();
