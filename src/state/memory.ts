@@ -6,7 +6,7 @@ import type { Scored } from '../model/topk.ts';
 import { MemoryPushLedger } from '../push/ledger.ts';
 import type { PushTally } from '../push/tally.ts';
 import {
-  analyticsRows,
+  AnalyticsWrite,
   checkClickers,
   CLICKED_MAX_ITEMS,
   newestFirst,
@@ -335,14 +335,9 @@ export class MemoryStateStore implements StateStore {
   }
 
   async pendingAnalytics(limit: number, maxRows = Number.POSITIVE_INFINITY): Promise<AnalyticsBatch[]> {
-    const out: AnalyticsBatch[] = [];
-    let rows = 0;
-    for (const batch of this.outbox.values()) {
-      if (out.length >= limit || rows >= maxRows) break;
-      out.push(batch);
-      rows += analyticsRows(batch);
-    }
-    return out;
+    const write = new AnalyticsWrite(limit, maxRows);
+    if (limit > 0) for (const batch of this.outbox.values()) if (!write.take(batch)) break;
+    return write.batches;
   }
 
   async pendingAnalyticsCount(): Promise<number> {

@@ -24,7 +24,7 @@ import { tallyArgs } from '../push/tally.ts';
 import { mergeClicked } from './clicked-merge.ts';
 import { LUA_UNPACK_IDS, Packer } from './packed.ts';
 import {
-  analyticsRows,
+  AnalyticsWrite,
   checkClickers,
   CLICKED_MAX_ITEMS,
   newestFirst,
@@ -436,21 +436,20 @@ export class RedisStateStore implements StateStore {
   }
 
   async pendingAnalytics(limit: number, maxRows = Number.POSITIVE_INFINITY): Promise<AnalyticsBatch[]> {
-    const out: AnalyticsBatch[] = [];
-    let rows = 0;
+    const write = new AnalyticsWrite(limit, maxRows);
+    let room = limit > 0;
     let cursor = '0';
-    do {
+    while (room) {
       // Not the whole outbox in one reply: a backlog batch's entry holds thousands of rows.
-      const count = Math.min(limit - out.length, OUTBOX_SCAN_COUNT);
+      const count = Math.min(limit - write.batches.length, OUTBOX_SCAN_COUNT);
       const [next, flat] = await this.client.hscan(`${this.prefix}outbox`, cursor, 'COUNT', count);
-      for (let i = 0; i + 1 < flat.length && out.length < limit && rows < maxRows; i += 2) {
-        const batch = decodeOutbox(flat[i] as string, flat[i + 1] as string);
-        out.push(batch);
-        rows += analyticsRows(batch);
+      for (let i = 0; room && i + 1 < flat.length; i += 2) {
+        room = write.take(decodeOutbox(flat[i] as string, flat[i + 1] as string));
       }
       cursor = next;
-    } while (cursor !== '0' && out.length < limit && rows < maxRows);
-    return out;
+      if (cursor === '0') break;
+    }
+    return write.batches;
   }
 
   async pendingAnalyticsCount(): Promise<number> {

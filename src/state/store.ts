@@ -20,6 +20,32 @@ export function analyticsRows(batch: AnalyticsBatch): number {
   return batch.rows.length + (batch.users?.length ?? 0);
 }
 
+/**
+ * The outbox batches of one analytics write, gathered in the order read: at most `limit`, and
+ * while their rows together stay within `maxRows`. A first batch holding more is taken alone: a
+ * batch is written whole, as its id is what the analytics store deduplicates on.
+ */
+export class AnalyticsWrite {
+  readonly batches: AnalyticsBatch[] = [];
+  private rows = 0;
+  private readonly limit: number;
+  private readonly maxRows: number;
+
+  constructor(limit: number, maxRows: number) {
+    this.limit = limit;
+    this.maxRows = maxRows;
+  }
+
+  /** Takes the next batch read, if it fits; true when the write then has room for more. */
+  take(batch: AnalyticsBatch): boolean {
+    const rows = analyticsRows(batch);
+    if (this.batches.length >= this.limit || (this.batches.length > 0 && this.rows + rows > this.maxRows)) return false;
+    this.batches.push(batch);
+    this.rows += rows;
+    return this.batches.length < this.limit && this.rows < this.maxRows;
+  }
+}
+
 /** All that one batch changes, written atomically together with its partition's next offset. */
 export interface BatchCommit {
   /** The input partition the batch came from, e.g. "freshet/events/3" (group/topic/partition). */
@@ -104,8 +130,9 @@ export interface StateStore {
   itemsChangedSince(seq: number): Promise<ItemChanges>;
 
   /**
-   * Analytics batches not yet acknowledged: at most `limit`, and no more once those read hold
-   * `maxRows` rows (item and user rows together; the batch that reaches it is included).
+   * Analytics batches not yet acknowledged, for one write: at most `limit`, and while their rows
+   * (item and user rows together) stay within `maxRows`, or a first batch alone that holds more
+   * (see AnalyticsWrite).
    */
   pendingAnalytics(limit: number, maxRows?: number): Promise<AnalyticsBatch[]>;
   pendingAnalyticsCount(): Promise<number>;

@@ -454,11 +454,16 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       }
       expect((await store.pendingAnalytics(10)).map((b) => b.batchId).sort()).toEqual(ids);
       expect(await store.pendingAnalytics(2)).toHaveLength(2);
-      // The batch that reaches the rows is the last one read.
-      expect(await store.pendingAnalytics(10, 2)).toHaveLength(1);
-      expect(await store.pendingAnalytics(10, 3)).toHaveLength(2);
-      expect(await store.pendingAnalytics(10, 4)).toHaveLength(2);
-      expect(await store.pendingAnalytics(1, 6)).toHaveLength(1);
+      // Batches while their rows stay within the bound; one that would pass it is left for the
+      // next write, but a first batch holding more than the bound goes alone.
+      const rowsRead = async (limit: number, maxRows: number) => (await store.pendingAnalytics(limit, maxRows)).map((b) => b.rows.length + (b.users?.length ?? 0));
+      expect(await rowsRead(10, 1)).toEqual([2]);
+      expect(await rowsRead(10, 2)).toEqual([2]);
+      expect(await rowsRead(10, 3)).toEqual([2]);
+      expect(await rowsRead(10, 4)).toEqual([2, 2]);
+      expect(await rowsRead(10, 5)).toEqual([2, 2]);
+      expect(await rowsRead(10, 6)).toEqual([2, 2, 2]);
+      expect(await rowsRead(1, 6)).toEqual([2]);
       await store.ackAnalytics(ids);
       expect(await store.pendingAnalyticsCount()).toBe(0);
     });
