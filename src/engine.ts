@@ -217,57 +217,13 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
   let pipeline: ReturnType<typeof applyWork> | undefined;
   const work$ = kafka?.work$ ?? (embedded && embeddedContents ? merge(embedded.work$, embeddedContents.work$) : undefined);
 
-  return {
-    config,
-    api,
-    store,
-    sink,
-    metrics,
-    model,
-    reads,
-    scenarios,
-    push,
-    embedded,
-    flusher,
-    async start() {
-      await clickhouse?.migrate();
-      if (store instanceof RedisStateStore) {
-        // Before the first batch: a user whose value a batch writes in the current layout no longer
-        // reads a zset, so one folded after that write would not be read. Nothing is consumed or
-        // served until the fold is done: an outage is retried, and a refusal stops the start.
-        const fold = () => foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping);
-        await retryUntilDone(fold, {
-          what: 'clicked items of the earlier layout not moved; the engine starts once they are',
-          logger,
-          stopped: () => stopping,
-          permanent: isRedisRefusal,
-        }).catch((err: unknown) => {
-          throw new FreshetError('store_unavailable', `clicked items of the earlier layout could not be moved: ${(err as Error).message}`, { cause: err });
-        });
-        if (stopping) throw new FreshetError('store_unavailable', 'the engine was stopped while it waited for Redis to start');
-      }
-      await scenarios.start();
-      await push.start();
-      flusher?.start();
-      sweeper?.start();
-      if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }), config.batch.concurrency);
-      if (kafka && config.kafka) {
-        const k = config.kafka;
-        await kafka.start([k.eventsTopic, k.deadLetterTopic, k.contentsTopic]);
-      }
-      try {
-        return await api.listen({ port: config.port, host: config.host });
-      } catch (err) {
-        // Nothing is served: stop what started, and say which setting to change.
-        await this.stop().catch(() => undefined);
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new FreshetError('config_invalid', `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`, {
-          field: code === 'EADDRINUSE' || code === 'EACCES' ? 'PORT' : 'HOST',
-        });
-      }
-    },
-    async stop() {
-      stopping = true;
+  const stoppedWhileStarting = () => {
+    if (stopping) throw new FreshetError('stopped', 'the engine was stopped while it started');
+  };
+  let tornDown: Promise<void> | undefined;
+  /** Stops what runs, once: after a start, or after a start cut short. */
+  const teardown = () =>
+    (tornDown ??= (async () => {
       // Requests in flight finish. A connection still open half-way to the shutdown deadline is
       // a client that stalled mid-request (Node stops timing requests once its server closes).
       const cut = setTimeout(() => api.server.closeAllConnections(), Math.floor(config.shutdownTimeoutMs / 2));
@@ -289,6 +245,70 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       await sweeper?.stop();
       await sink.close();
       await store.close();
+    })());
+  const begin = async (): Promise<string> => {
+    await clickhouse?.migrate();
+    if (store instanceof RedisStateStore) {
+      // Before the first batch: a user whose value a batch writes in the current layout no longer
+      // reads a zset, so one folded after that write would not be read. Nothing is consumed or
+      // served until the fold is done: an outage is retried, and a refusal stops the start.
+      const fold = () => foldClickedLayout(store.client, config.redisPrefix, config.clickedMaxItems, logger, () => stopping);
+      await retryUntilDone(fold, {
+        what: 'clicked items of the earlier layout not moved; the engine starts once they are',
+        logger,
+        stopped: () => stopping,
+        permanent: isRedisRefusal,
+      }).catch((err: unknown) => {
+        throw new FreshetError('store_unavailable', `clicked items of the earlier layout could not be moved: ${(err as Error).message}`, { cause: err });
+      });
+      if (stopping) throw new FreshetError('store_unavailable', 'the engine was stopped while it waited for Redis to start');
+    }
+    await scenarios.start();
+    await push.start();
+    stoppedWhileStarting();
+    flusher?.start();
+    sweeper?.start();
+    if (work$ !== undefined) pipeline = applyWork(work$, processor, logger.child({ component: 'pipeline' }), config.batch.concurrency);
+    if (kafka && config.kafka) {
+      const k = config.kafka;
+      await kafka.start([k.eventsTopic, k.deadLetterTopic, k.contentsTopic]);
+    }
+    stoppedWhileStarting();
+    try {
+      return await api.listen({ port: config.port, host: config.host });
+    } catch (err) {
+      // Nothing is served: stop what started, and say which setting to change.
+      stopping = true;
+      await teardown().catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new FreshetError('config_invalid', `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`, {
+        field: code === 'EADDRINUSE' || code === 'EACCES' ? 'PORT' : 'HOST',
+      });
+    }
+  };
+  let started: Promise<string> | undefined;
+
+  return {
+    config,
+    api,
+    store,
+    sink,
+    metrics,
+    model,
+    reads,
+    scenarios,
+    push,
+    embedded,
+    flusher,
+    /** Starts once; a stop during the start ends it early (it then rejects) and stops what it started. */
+    start() {
+      started ??= begin();
+      return started;
+    },
+    async stop() {
+      stopping = true;
+      await started?.catch(() => undefined);
+      await teardown();
     },
   };
 }

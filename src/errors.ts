@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'not_found'
   | 'state_fenced'
   | 'store_unavailable'
+  | 'stopped'
   | 'dataset_invalid';
 
 export interface FreshetErrorOptions {

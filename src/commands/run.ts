@@ -65,17 +65,6 @@ export const command: Command = {
     }
 
     const engine = createEngine(config, logger);
-    const address = await engine.start();
-    logger.info(
-      {
-        address,
-        mode: config.kafka ? 'kafka' : 'embedded',
-        state: engine.store.kind,
-        analytics: engine.sink.kind,
-        dimensions: engine.model.params.dimensions,
-      },
-      'freshet is running',
-    );
 
     let stopping: Promise<void> | undefined;
     const shutdown = (signal: string) => {
@@ -104,10 +93,35 @@ export const command: Command = {
       })();
       return stopping;
     };
+    // Taken before the start: the flusher and the consumer run before the API listens, and a
+    // signal meanwhile would otherwise end the process at once. The stop waits for the start.
     const finished = new Promise<void>((resolve) => {
       process.once('SIGTERM', () => void shutdown('SIGTERM').then(resolve));
       process.once('SIGINT', () => void shutdown('SIGINT').then(resolve));
     });
+
+    let address: string;
+    try {
+      address = await engine.start();
+    } catch (err) {
+      if (stopping === undefined) throw err;
+      await finished;
+      return 0;
+    }
+    if (stopping !== undefined) {
+      await finished;
+      return 0;
+    }
+    logger.info(
+      {
+        address,
+        mode: config.kafka ? 'kafka' : 'embedded',
+        state: engine.store.kind,
+        analytics: engine.sink.kind,
+        dimensions: engine.model.params.dimensions,
+      },
+      'freshet is running',
+    );
 
     if (replay !== undefined) {
       try {
