@@ -261,7 +261,7 @@ export function createEngine(config: FreshetConfig, logger: Logger, registry = n
       }).catch((err: unknown) => {
         throw new FreshetError('store_unavailable', `clicked items of the earlier layout could not be moved: ${(err as Error).message}`, { cause: err });
       });
-      if (stopping) throw new FreshetError('store_unavailable', 'the engine was stopped while it waited for Redis to start');
+      stoppedWhileStarting();
     }
     await scenarios.start();
     await push.start();

@@ -100,13 +100,12 @@ export const command: Command = {
       process.once('SIGINT', () => void shutdown('SIGINT').then(resolve));
     });
 
-    let address: string;
+    let address: string | undefined;
     try {
       address = await engine.start();
     } catch (err) {
+      // A start cut short by a signal is not an error: the stop it made goes on.
       if (stopping === undefined) throw err;
-      await finished;
-      return 0;
     }
     if (stopping !== undefined) {
       await finished;

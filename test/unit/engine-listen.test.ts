@@ -37,7 +37,7 @@ describe('engine start-up', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(engine.api.server.listening).toBe(false);
     await engine.stop();
-    expect(await started).toMatchObject({ code: 'store_unavailable', message: 'the engine was stopped while it waited for Redis to start' });
+    expect(await started).toMatchObject({ code: 'stopped', message: 'the engine was stopped while it started' });
     expect(engine.api.server.listening).toBe(false);
   }, 15_000);
 });
