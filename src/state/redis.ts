@@ -24,6 +24,7 @@ import { tallyArgs } from '../push/tally.ts';
 import { mergeClicked } from './clicked-merge.ts';
 import { LUA_UNPACK_IDS, Packer } from './packed.ts';
 import {
+  analyticsRows,
   AnalyticsWrite,
   checkClickers,
   CLICKED_MAX_ITEMS,
@@ -42,7 +43,7 @@ const COMMIT_SCRIPT = LUA_UNPACK_IDS + LUA_SWEEP_ITEMS + readFileSync(new URL('.
 const NOT_READ = 0xffffffff;
 /** Keys per MGET: large enough to amortize round trips, small enough not to stall Redis. */
 const MGET_CHUNK = 1000;
-/** Outbox entries asked for per HSCAN. */
+/** Most outbox entries asked for per HSCAN. */
 const OUTBOX_SCAN_COUNT = 64;
 
 /**
@@ -140,6 +141,8 @@ export class RedisStateStore implements StateStore {
   /** User values being read, by user, until the next microtask (see userValue). */
   private readonly userReads = new Map<string, Promise<Buffer | null>>();
   private readonly logger: Pick<Logger, 'warn'> | undefined;
+  /** Rows of the outbox entries read lately, a moving average (0 before the first is read). */
+  private outboxRowsPerEntry = 0;
   /** The stored user values each snapshot was decoded from (null: none), for its commit. */
   private readonly readValues = new WeakMap<StateSnapshot, Map<string, Buffer | null>>();
 
@@ -440,11 +443,17 @@ export class RedisStateStore implements StateStore {
     let room = limit > 0;
     let cursor = '0';
     while (room) {
-      // Not the whole outbox in one reply: a backlog batch's entry holds thousands of rows.
-      const count = Math.min(limit - write.batches.length, OUTBOX_SCAN_COUNT);
+      // Not the whole outbox in one reply: a backlog batch's entry holds thousands of rows. Nor
+      // more entries than the write's rows can take, judged by the entries read so far: the rest
+      // of a reply is read, decoded and dropped, megabytes a write in a backlog.
+      const fit = this.outboxRowsPerEntry > 0 ? Math.ceil(write.rowsLeft / this.outboxRowsPerEntry) : 1;
+      const count = Math.max(1, Math.min(limit - write.batches.length, OUTBOX_SCAN_COUNT, fit));
       const [next, flat] = await this.client.hscan(`${this.prefix}outbox`, cursor, 'COUNT', count);
       for (let i = 0; room && i + 1 < flat.length; i += 2) {
-        room = write.take(decodeOutbox(flat[i] as string, flat[i + 1] as string));
+        const batch = decodeOutbox(flat[i] as string, flat[i + 1] as string);
+        const rows = Math.max(1, analyticsRows(batch));
+        this.outboxRowsPerEntry = this.outboxRowsPerEntry > 0 ? this.outboxRowsPerEntry + (rows - this.outboxRowsPerEntry) / 8 : rows;
+        room = write.take(batch);
       }
       cursor = next;
       if (cursor === '0') break;

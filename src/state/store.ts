@@ -36,6 +36,11 @@ export class AnalyticsWrite {
     this.maxRows = maxRows;
   }
 
+  /** Rows the write can still take (Infinity without a row bound). */
+  get rowsLeft(): number {
+    return this.maxRows - this.rows;
+  }
+
   /** Takes the next batch read, if it fits; true when the write then has room for more. */
   take(batch: AnalyticsBatch): boolean {
     const rows = analyticsRows(batch);

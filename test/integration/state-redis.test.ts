@@ -349,4 +349,46 @@ describe.skipIf(url === undefined)('redis', () => {
       expect([await inSequence(['d', 'e']), await stored(['d', 'e'])]).toEqual([2, 2]);
     });
   });
+  it('reads no more outbox entries for an analytics write than its row bound can take', async () => {
+    const store = new RedisStateStore({ url: url as string, prefix: `${uniqueName('outbox')}:`, dimensions: 4 });
+    // 40 batches of 1,000 rows each, as a backlog leaves them.
+    const ids: string[] = [];
+    for (let at = 0; at < 40; at++) {
+      const batchId = `b${String(at).padStart(2, '0')}`;
+      ids.push(batchId);
+      const rows = Array.from({ length: 500 }, (_, n) => ({ minute: 60, itemId: `i${at}-${n}`, views: 1, clicks: 0 }));
+      const users = Array.from({ length: 500 }, (_, n) => ({ day: 0, userId: `u${at}-${n}`, events: 1, pushOpens: 0 }));
+      const ok = await store.commit({
+        partition: 'g/outbox/0',
+        expectedOffset: at === 0 ? null : String(at),
+        nextOffset: String(at + 1),
+        effects: undefined,
+        analytics: { batchId, rows, users },
+      });
+      expect(ok).toBe(true);
+    }
+    let entries = 0;
+    const hscan = store.client.hscan.bind(store.client);
+    store.client.hscan = (async (...args: Parameters<typeof hscan>) => {
+      const reply = await hscan(...args);
+      entries += reply[1].length / 2;
+      return reply;
+    }) as typeof store.client.hscan;
+    const written: string[] = [];
+    for (let write = 0; write < 10; write++) {
+      const batches = await store.pendingAnalytics(5000, 3000);
+      // Three batches' rows fit the bound; the write takes exactly those.
+      expect(batches.map((b) => b.rows.length + (b.users?.length ?? 0))).toEqual([1000, 1000, 1000]);
+      written.push(...batches.map((b) => b.batchId));
+      await store.ackAnalytics(batches.map((b) => b.batchId));
+    }
+    expect(new Set(written).size).toBe(30);
+    // A reply holds a few entries more than asked for at times (a hash bucket's chain comes whole),
+    // but not the whole outbox: 64 entries were asked for at each write before.
+    expect(entries).toBeLessThan(10 * 3 * 2);
+    expect(await store.pendingAnalyticsCount()).toBe(10);
+    store.client.hscan = hscan;
+    await store.ackAnalytics(ids);
+    await store.close();
+  });
 });
