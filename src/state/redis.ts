@@ -143,6 +143,8 @@ export class RedisStateStore implements StateStore {
   private readonly logger: Pick<Logger, 'warn'> | undefined;
   /** Rows of the outbox entries read lately, a moving average (0 before the first is read). */
   private outboxRowsPerEntry = 0;
+  /** The HSCAN cursor of the outbox where the next analytics write starts reading. */
+  private outboxCursor = '0';
   /** The stored user values each snapshot was decoded from (null: none), for its commit. */
   private readonly readValues = new WeakMap<StateSnapshot, Map<string, Buffer | null>>();
 
@@ -440,8 +442,14 @@ export class RedisStateStore implements StateStore {
 
   async pendingAnalytics(limit: number, maxRows = Number.POSITIVE_INFINITY): Promise<AnalyticsBatch[]> {
     const write = new AnalyticsWrite(limit, maxRows);
+    const seen = new Set<string>();
     let room = limit > 0;
-    let cursor = '0';
+    // Where the last write stopped: the entries before it were taken by the writes since, and
+    // a scan from the start would step over their emptied slots again at every write (a backlog
+    // of thousands of entries then cost hundreds of round trips a write). A scan begun there
+    // goes on from the start once it reaches the end, over the whole outbox once more at most.
+    let cursor = this.outboxCursor;
+    let wrapped = cursor === '0';
     while (room) {
       // Not the whole outbox in one reply: a backlog batch's entry holds thousands of rows. Nor
       // more entries than the write's rows can take, judged by the entries read so far: the rest
@@ -450,13 +458,28 @@ export class RedisStateStore implements StateStore {
       const count = Math.max(1, Math.min(limit - write.batches.length, OUTBOX_SCAN_COUNT, fit));
       const [next, flat] = await this.client.hscan(`${this.prefix}outbox`, cursor, 'COUNT', count);
       for (let i = 0; room && i + 1 < flat.length; i += 2) {
-        const batch = decodeOutbox(flat[i] as string, flat[i + 1] as string);
+        const batchId = flat[i] as string;
+        // Met again after the scan went round.
+        if (seen.has(batchId)) continue;
+        seen.add(batchId);
+        const batch = decodeOutbox(batchId, flat[i + 1] as string);
         const rows = Math.max(1, analyticsRows(batch));
         this.outboxRowsPerEntry = this.outboxRowsPerEntry > 0 ? this.outboxRowsPerEntry + (rows - this.outboxRowsPerEntry) / 8 : rows;
         room = write.take(batch);
       }
+      if (!room) {
+        // This reply's slots again next time: what it held beyond this write is still there.
+        this.outboxCursor = cursor;
+        break;
+      }
       cursor = next;
-      if (cursor === '0') break;
+      if (cursor === '0') {
+        if (wrapped) {
+          this.outboxCursor = '0';
+          break;
+        }
+        wrapped = true;
+      }
     }
     return write.batches;
   }
